@@ -1,0 +1,44 @@
+// What a handler gets besides the request: its parameters, its request id, and doors to
+// the pools that carry the request's cancellation (a client that left starts no job).
+#pragma once
+
+#include "steadyloop/http/query.hpp"
+#include "steadyloop/pools/blocking_pool.hpp"
+#include "steadyloop/pools/cancel.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace steadyloop::http {
+
+// The blocking pool as a handler sees it: every job is tied to this request.
+class blocking_door {
+public:
+    blocking_door(pools::blocking_pool& pool, pools::cancel_token token) : pool_(&pool), token_(std::move(token)) {}
+
+    template <class F>
+    auto run(F fn)
+    {
+        return pool_->run(std::move(fn), token_);
+    }
+
+private:
+    pools::blocking_pool* pool_;
+    pools::cancel_token token_;
+};
+
+struct context {
+    std::string request_id;
+    std::string_view route;  // the matched route's pattern, e.g. "/kv/{key}"
+    std::vector<std::pair<std::string, std::string>> path_params;
+    query_params query;
+    pools::cancel_token cancel;
+    blocking_door blocking;
+
+    // A decoded path parameter; the router guarantees every pattern parameter is set.
+    std::string const& path_param(std::string_view name) const;
+};
+
+}  // namespace steadyloop::http

@@ -1,0 +1,461 @@
+#include "steadyloop/http/server.hpp"
+
+#include "steadyloop/http/error.hpp"
+#include "steadyloop/loop/loop_thread.hpp"
+#include "steadyloop/obs/logging.hpp"
+#include "steadyloop/pools/errors.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/url/parse.hpp>
+
+#include <fmt/format.h>
+
+#include <sys/socket.h>
+
+#include <array>
+#include <ctime>
+#include <optional>
+#include <random>
+
+namespace steadyloop::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+bool valid_request_id(std::string_view id)
+{
+    if (id.empty() || id.size() > 128)
+        return false;
+    for (char c : id) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool iequals(std::string_view a, std::string_view b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+// Outcomes of a read that end a connection without an answer: the peer left, was too
+// slow, or we are shutting down.
+bool quiet_close(boost::system::error_code const& ec)
+{
+    return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+           ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::bad_descriptor ||
+           ec == asio::error::broken_pipe;
+}
+
+// After an answer sent without reading the request's body: stop sending, then read and
+// discard for a moment so the kernel does not reset the connection (which could destroy
+// the answer before the client reads it).
+asio::awaitable<void> lingering_close(beast::tcp_stream& stream)
+{
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(2s);
+    std::array<char, 16 * 1024> sink{};
+    std::size_t drained = 0;
+    while (drained < 4 * 1024 * 1024) {
+        auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+        if (rec)
+            break;
+        drained += n;
+    }
+    stream.close();
+}
+
+// While a handler runs, watch the socket: EOF means the client has gone, so any job it
+// still has queued in a pool is not started. Pipelined data ends the watch (the client
+// is alive). Peeking consumes nothing.
+void watch_disconnect(tcp::socket& socket, pools::cancel_source cancel)
+{
+    // The descriptor is captured by value: a peek at a descriptor that was closed (or
+    // even reused) by the time this runs is harmless.
+    socket.async_wait(tcp::socket::wait_read, [fd = socket.native_handle(), cancel](boost::system::error_code ec) {
+        if (ec)
+            return;  // cancelled when the handler finished
+        char byte = 0;
+        ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            cancel.cancel();
+    });
+}
+
+}  // namespace
+
+struct server::connection {
+    beast::tcp_stream* stream;
+    bool busy = false;  // from a complete header until its answer is written
+};
+
+server::server(asio::io_context& ioc, server_config cfg, router const& routes, pools::blocking_pool& blocking)
+    : ioc_(ioc), cfg_(std::move(cfg)), routes_(routes), blocking_(blocking), acceptor_(ioc),
+      log_(obs::logger("http"))
+{
+    std::random_device rd;
+    request_prefix_ = rd();
+}
+
+server::~server() = default;
+
+tcp::endpoint server::listen()
+{
+    tcp::endpoint ep{asio::ip::make_address(cfg_.address), cfg_.port};
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    listening_ = true;
+    return acceptor_.local_endpoint();
+}
+
+void server::start()
+{
+    asio::co_spawn(ioc_, accept_loop(), [log = log_](std::exception_ptr e) {
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (std::exception const& ex) {
+            log->critical("listener failed: {}", ex.what());
+        }
+    });
+}
+
+void server::drain()
+{
+    draining_ = true;
+    listening_ = false;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto* c : connections_)
+        if (!c->busy)
+            c->stream->close();
+}
+
+void server::close_all()
+{
+    for (auto* c : connections_)
+        c->stream->close();
+}
+
+server_stats server::stats() const noexcept
+{
+    return {connections_.size(), in_flight_, requests_, rejected_connections_};
+}
+
+std::string server::make_request_id()
+{
+    return fmt::format("{:08x}{:08x}", request_prefix_, static_cast<std::uint32_t>(++request_counter_));
+}
+
+std::string const& server::http_date() const
+{
+    std::time_t now = std::time(nullptr);
+    if (now != cached_date_second_) {
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        char buf[64];
+        auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_date_.assign(buf, n);
+        cached_date_second_ = now;
+    }
+    return cached_date_;
+}
+
+void server::finish(response& res, unsigned version, std::string const& request_id, bool keep_alive,
+                    bool head) const
+{
+    res.version(version == 10 ? 10 : 11);
+    res.set(bhttp::field::server, cfg_.server_header);
+    res.set(bhttp::field::date, http_date());
+    res.set("X-Request-Id", request_id);
+    res.keep_alive(keep_alive);
+    if (head) {
+        // HEAD: the headers GET would send, Content-Length included, and no body.
+        auto n = res.body().size();
+        res.body().clear();
+        res.content_length(n);
+    } else {
+        res.prepare_payload();
+    }
+}
+
+asio::awaitable<void> server::accept_loop()
+{
+    asio::steady_timer backoff(ioc_);
+    while (acceptor_.is_open()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+            break;
+        if (ec) {
+            // Out of file descriptors and the like: wait a moment rather than spin.
+            log_->warn("accept failed: {}", ec.message());
+            backoff.expires_after(100ms);
+            co_await backoff.async_wait(use_tuple);
+            continue;
+        }
+        if (connections_.size() >= cfg_.max_connections) {
+            ++rejected_connections_;
+            if (rejecting_ < 64)
+                asio::co_spawn(ioc_, reject_connection(std::move(socket)), asio::detached);
+            continue;  // beyond that, closing the socket is the answer
+        }
+        boost::system::error_code opt_ec;
+        socket.set_option(tcp::no_delay(true), opt_ec);
+        asio::co_spawn(ioc_, run_session(std::move(socket)), [log = log_](std::exception_ptr e) {
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (std::exception const& ex) {
+                log->error("session ended by an unexpected error: {}", ex.what());
+            }
+        });
+    }
+}
+
+asio::awaitable<void> server::reject_connection(tcp::socket socket)
+{
+    ++rejecting_;
+    beast::tcp_stream stream(std::move(socket));
+    auto res = problem(status::service_unavailable, "too_many_connections",
+                       fmt::format("the server holds its maximum of {} connections; retry shortly",
+                                   cfg_.max_connections));
+    res.set(bhttp::field::retry_after, "1");
+    finish(res, 11, make_request_id(), false, false);
+    stream.expires_after(2s);
+    co_await bhttp::async_write(stream, res, use_tuple);
+    co_await lingering_close(stream);
+    --rejecting_;
+}
+
+asio::awaitable<void> server::run_session(tcp::socket socket)
+{
+    STEADYLOOP_ASSERT_ON_LOOP();
+    beast::tcp_stream stream(std::move(socket));
+    connection conn{&stream};
+    connections_.insert(&conn);
+    struct unregister {
+        server* s;
+        connection* c;
+        ~unregister()
+        {
+            s->connections_.erase(c);
+            if (c->busy)
+                --s->in_flight_;
+        }
+    } unregister_on_exit{this, &conn};
+
+    beast::flat_buffer buffer;
+    bool first = true;
+
+    while (!draining_) {
+        // Wait for the first byte of the next request. A new connection gets the header
+        // timeout (an idle socket must not hold a slot), a kept-alive one the idle timeout.
+        if (buffer.size() == 0) {
+            stream.expires_after(first ? cfg_.header_timeout : cfg_.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            if (ec)
+                co_return;
+            buffer.commit(n);
+        }
+        first = false;
+
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
+        parser.body_limit(boost::none);  // decided per route, once the header is known
+        stream.expires_after(cfg_.header_timeout);
+        auto started = std::chrono::steady_clock::now();
+        auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        (void)hn;
+        if (hec) {
+            if (quiet_close(hec))
+                co_return;
+            // Malformed or oversized header: answer, then close (the stream is out of sync).
+            auto res = hec == bhttp::error::header_limit
+                           ? problem(status::request_header_fields_too_large, "header_too_large",
+                                     fmt::format("request headers exceed {} bytes", cfg_.header_limit))
+                           : problem(status::bad_request, "bad_request",
+                                     fmt::format("malformed HTTP request: {}", hec.message()));
+            auto id = make_request_id();
+            finish(res, 11, id, false, false);
+            stream.expires_after(cfg_.body_timeout);
+            co_await bhttp::async_write(stream, res, use_tuple);
+            log_->info("- - {} {}B 0.0ms req={} ({})", res.result_int(), res.body().size(), id, hec.message());
+            co_await lingering_close(stream);
+            co_return;
+        }
+
+        conn.busy = true;
+        ++in_flight_;
+        ++requests_;
+        auto& hdr = parser.get();
+        auto const method = hdr.method();
+        bool const head = method == verb::head;
+        unsigned const version = hdr.version();
+        std::string const target(hdr.target());
+        std::string const method_text(hdr.method_string());
+        bool const client_keep_alive = hdr.keep_alive();
+
+        auto client_id = hdr["X-Request-Id"];
+        std::string request_id = valid_request_id(client_id) ? std::string(client_id) : make_request_id();
+
+        // Route on the percent-decoded path.
+        std::optional<response> early;  // an answer decided before the body is read
+        route_match match;
+        auto url = boost::urls::parse_origin_form(target);
+        query_params query;
+        if (!url) {
+            early = problem(status::bad_request, "bad_request", "malformed request target");
+        } else {
+            std::vector<std::string> segments;
+            for (auto seg : url->encoded_segments())
+                segments.push_back(seg.decode());
+            match = routes_.find(method, segments);
+            if (!match.matched && match.path_known) {
+                early = problem(status::method_not_allowed, "method_not_allowed",
+                                fmt::format("{} is not allowed here; allowed: {}", method_text, match.allow));
+                early->set(bhttp::field::allow, match.allow);
+            } else if (!match.matched) {
+                early = problem(status::not_found, "not_found", "no such resource");
+            } else {
+                try {
+                    query = query_params(*url);
+                } catch (...) {
+                    early = problem(status::bad_request, "bad_request", "malformed query string");
+                }
+            }
+        }
+
+        std::size_t const limit = match.matched ? match.matched->options.body_limit : cfg_.default_body_limit;
+        bool const chunked = parser.chunked();
+        auto const content_length = parser.content_length();
+        bool const has_body = chunked || (content_length && *content_length > 0);
+        bool const expect_continue = version >= 11 && iequals(hdr[bhttp::field::expect], "100-continue");
+        bool close_after = false;
+
+        if (content_length && *content_length > limit) {
+            early = problem(status::payload_too_large, "body_too_large",
+                            fmt::format("request body of {} bytes exceeds this route's limit of {} bytes",
+                                        *content_length, limit));
+            close_after = true;
+        }
+
+        response res;
+        bool body_unread = has_body;
+        if (early && has_body && (expect_continue || close_after)) {
+            // Answer at once instead of "100 Continue"; the body is never read.
+            res = std::move(*early);
+            close_after = true;
+        } else {
+            if (has_body) {
+                if (expect_continue) {
+                    bhttp::response<bhttp::empty_body> cont{status::continue_, 11};
+                    stream.expires_after(cfg_.body_timeout);
+                    auto [cec, cn] = co_await bhttp::async_write(stream, cont, use_tuple);
+                    (void)cn;
+                    if (cec)
+                        co_return;
+                }
+                parser.body_limit(limit);
+                stream.expires_after(cfg_.body_timeout);
+                auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+                (void)bn;
+                if (bec == bhttp::error::body_limit) {
+                    early = problem(status::payload_too_large, "body_too_large",
+                                    fmt::format("request body exceeds this route's limit of {} bytes", limit));
+                    close_after = true;
+                } else if (bec && quiet_close(bec)) {
+                    co_return;
+                } else if (bec) {
+                    early = problem(status::bad_request, "bad_request",
+                                    fmt::format("malformed request body: {}", bec.message()));
+                    close_after = true;
+                } else {
+                    body_unread = false;
+                }
+            }
+            if (early) {
+                res = std::move(*early);
+            } else {
+                request req = parser.release();
+                pools::cancel_source cancel;
+                context ctx{request_id, match.matched->label, std::move(match.params), std::move(query),
+                            cancel.token(), blocking_door(blocking_, cancel.token())};
+                if (buffer.size() == 0)
+                    watch_disconnect(stream.socket(), cancel);
+                try {
+                    res = co_await match.matched->fn(req, ctx);
+                } catch (http_error const& e) {
+                    res = e.to_response();
+                } catch (pools::pool_full const& e) {
+                    res = problem(status::service_unavailable, e.code(), e.what());
+                    res.set(bhttp::field::retry_after, "1");
+                } catch (pools::job_cancelled const&) {
+                    res = problem(status::service_unavailable, "client_gone", "the client closed the connection");
+                    close_after = true;
+                } catch (std::exception const& e) {
+                    log_->error("unhandled error route=\"{} {}\" req={}: {}", method_text, ctx.route, request_id,
+                                e.what());
+                    res = problem(status::internal_server_error, "internal",
+                                  "the server failed to answer this request; its log names this request id");
+                }
+                boost::system::error_code cancel_ec;
+                stream.socket().cancel(cancel_ec);  // ends the disconnect watch
+                if (cancel.cancelled())
+                    close_after = true;
+            }
+        }
+
+        bool const keep_alive = !close_after && !draining_ && client_keep_alive;
+        finish(res, version, request_id, keep_alive, head);
+        stream.expires_after(cfg_.body_timeout);
+        auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        log_->info("{} {} {} {}B {:.1f}ms req={}", method_text, obs::json_quote(target), res.result_int(), wn, ms,
+                   request_id);
+        conn.busy = false;
+        --in_flight_;
+        if (wec)
+            co_return;
+        if (!keep_alive) {
+            if (body_unread || buffer.size() > 0)
+                co_await lingering_close(stream);
+            else {
+                boost::system::error_code ec;
+                stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+                stream.close();
+            }
+            co_return;
+        }
+    }
+}
+
+}  // namespace steadyloop::http

@@ -1,0 +1,47 @@
+#include "steadyloop/loop/lag_monitor.hpp"
+
+namespace steadyloop::loop {
+
+lag_monitor::lag_monitor(boost::asio::io_context& ioc, clock::duration interval)
+    : timer_(ioc), interval_(interval)
+{
+}
+
+void lag_monitor::start()
+{
+    running_ = true;
+    expected_ = clock::now() + interval_;
+    last_tick_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    arm();
+}
+
+void lag_monitor::stop()
+{
+    running_ = false;
+    timer_.cancel();
+}
+
+void lag_monitor::arm()
+{
+    timer_.expires_at(expected_);
+    timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || !running_)
+            return;
+        auto now = clock::now();
+        double lag_ms = std::chrono::duration<double, std::milli>(now - expected_).count();
+        if (lag_ms < 0)
+            lag_ms = 0;
+        window_.record(now, lag_ms);
+        last_tick_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+        if (on_sample_)
+            on_sample_(lag_ms);
+        // Next tick one interval from now: a long stall is one large sample, not a burst
+        // of catch-up ticks.
+        expected_ = now + interval_;
+        arm();
+    });
+}
+
+lag_summary lag_monitor::summary() const { return window_.summary(clock::now()); }
+
+}  // namespace steadyloop::loop

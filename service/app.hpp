@@ -1,0 +1,28 @@
+// What the routes share: the configuration and the long-lived parts built in main().
+#pragma once
+
+#include "config.hpp"
+
+#include "steadyloop/http/router.hpp"
+#include "steadyloop/http/server.hpp"
+#include "steadyloop/loop/lag_monitor.hpp"
+#include "steadyloop/pools/blocking_pool.hpp"
+
+#include <chrono>
+
+namespace steadyloop::service {
+
+struct app {
+    config const& cfg;
+    pools::blocking_pool& blocking;
+    loop::lag_monitor& lag;
+    http::server* server = nullptr;  // set once the server exists
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+// Each routes/<area>.cpp adds its endpoints.
+void add_health_routes(http::router& r, app& a);
+void add_loop_routes(http::router& r, app& a);
+void add_demo_routes(http::router& r, app& a);
+
+}  // namespace steadyloop::service

@@ -1,0 +1,121 @@
+// steadyloop: config → logging → pools → routes → listener → run → drain.
+#include "app.hpp"
+#include "config.hpp"
+
+#include "steadyloop/http/server.hpp"
+#include "steadyloop/loop/lag_monitor.hpp"
+#include "steadyloop/loop/loop_thread.hpp"
+#include "steadyloop/obs/logging.hpp"
+#include "steadyloop/pools/blocking_pool.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+namespace asio = boost::asio;
+using namespace steadyloop;
+using namespace std::chrono_literals;
+
+namespace {
+
+// SIGTERM/SIGINT: readiness turns 503, the listener closes, idle connections close,
+// in-flight requests get until the grace period ends; then whatever is left is closed.
+asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server& server, loop::lag_monitor& lag,
+                                         std::chrono::milliseconds grace)
+{
+    auto log = obs::logger("main");
+    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec)
+        co_return;
+    log->info("signal={} draining in_flight={} grace_ms={}", sig, server.stats().in_flight, grace.count());
+    server.drain();
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    while (server.stats().connections > 0 && std::chrono::steady_clock::now() < deadline) {
+        tick.expires_after(10ms);
+        co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (auto left = server.stats().connections; left > 0) {
+        log->warn("grace period over, closing connections={}", left);
+        server.close_all();
+    }
+    lag.stop();
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    auto parsed = service::parse_config(argc, argv);
+    if (auto* code = std::get_if<int>(&parsed))
+        return *code;
+    auto const& cfg = std::get<service::config>(parsed);
+
+    obs::init_logging(cfg.log_level, cfg.log_format == "json" ? obs::log_format::json : obs::log_format::text);
+    auto log = obs::logger("main");
+    std::signal(SIGPIPE, SIG_IGN);
+
+    asio::io_context ioc{1};
+    loop::bind_loop(ioc);
+
+    pools::blocking_pool blocking(cfg.blocking_threads, cfg.blocking_queue);
+    loop::lag_monitor lag(ioc);
+
+    http::router routes;
+    service::app app{cfg, blocking, lag};
+    service::add_health_routes(routes, app);
+    service::add_loop_routes(routes, app);
+    if (cfg.demo == "on")
+        service::add_demo_routes(routes, app);
+
+    http::server_config scfg;
+    scfg.address = cfg.address;
+    scfg.port = cfg.port;
+    scfg.max_connections = cfg.max_connections;
+    scfg.header_timeout = std::chrono::milliseconds(cfg.header_timeout_ms);
+    scfg.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+    scfg.body_timeout = std::chrono::milliseconds(cfg.body_timeout_ms);
+    scfg.server_header = "steadyloop/" STEADYLOOP_VERSION;
+    http::server server(ioc, scfg, routes, blocking);
+    app.server = &server;
+
+    asio::ip::tcp::endpoint bound;
+    try {
+        bound = server.listen();
+    } catch (boost::system::system_error const& e) {
+        log->critical("cannot listen on {}:{}: {}", cfg.address, cfg.port, e.code().message());
+        obs::shutdown_logging();
+        return 1;
+    }
+
+    // One machine-readable line, so scripts and tests can find a port picked with --port 0.
+    auto line = fmt::format(R"({{"event":"listening","address":"{}","port":{},"pid":{}}})" "\n",
+                            bound.address().to_string(), bound.port(), ::getpid());
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+    log->info("steadyloop {} listening on {}:{} blocking_threads={} blocking_queue={}", STEADYLOOP_VERSION,
+              bound.address().to_string(), bound.port(), cfg.blocking_threads, cfg.blocking_queue);
+
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
+                   asio::detached);
+    lag.start();
+    server.start();
+
+    ioc.run();
+
+    blocking.join();
+    log->info("stopped");
+    obs::shutdown_logging();
+    return 0;
+}

@@ -1,0 +1,63 @@
+// The demonstrations: the same wait done the right way (an async timer), the tolerable
+// way (a blocking sleep in the blocking pool) and the wrong way (a blocking sleep on the
+// loop, which stalls every other client).
+#include "../app.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+namespace steadyloop::service {
+
+using boost::asio::awaitable;
+using http::context;
+using http::request;
+using http::response;
+
+namespace blocking {
+
+// A legacy call that blocks its thread for `d`.
+void sleep_for(std::chrono::milliseconds d)
+{
+    STEADYLOOP_ASSERT_OFF_LOOP();
+    std::this_thread::sleep_for(d);
+}
+
+}  // namespace blocking
+
+namespace {
+
+// GET /demo/io?ms=200&mode=async|thread|inline
+awaitable<response> demo_io(request&, context& ctx)
+{
+    auto const ms = std::chrono::milliseconds(ctx.query.integer("ms", 200, 0, 10000));
+    std::string const mode(ctx.query.one_of("mode", {"async", "thread", "inline"}, "async"));
+    auto const start = std::chrono::steady_clock::now();
+    if (mode == "async") {
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, ms);
+        co_await timer.async_wait(boost::asio::use_awaitable);
+    } else if (mode == "thread") {
+        co_await ctx.blocking.run([ms] { blocking::sleep_for(ms); });
+    } else {
+        // The anti-pattern, on purpose: the loop itself sleeps and nobody else is served.
+        std::this_thread::sleep_for(ms);
+    }
+    double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    co_return http::json(http::status::ok, boost::json::object{{"mode", mode},
+                                                               {"ms", ms.count()},
+                                                               {"elapsed_ms", std::round(elapsed * 10.0) / 10.0}});
+}
+
+}  // namespace
+
+void add_demo_routes(http::router& r, app&)
+{
+    r.add(http::verb::get, "/demo/io", demo_io);
+}
+
+}  // namespace steadyloop::service
