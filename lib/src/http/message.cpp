@@ -5,7 +5,62 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <fmt/format.h>
+
+#include <cmath>
+
 namespace steadyloop::http {
+
+namespace {
+
+void write_json(std::string& out, boost::json::value const& v)
+{
+    switch (v.kind()) {
+    case boost::json::kind::object: {
+        out.push_back('{');
+        bool first = true;
+        for (auto const& kv : v.get_object()) {
+            if (!first)
+                out.push_back(',');
+            first = false;
+            out += boost::json::serialize(boost::json::string_view(kv.key()));
+            out.push_back(':');
+            write_json(out, kv.value());
+        }
+        out.push_back('}');
+        break;
+    }
+    case boost::json::kind::array: {
+        out.push_back('[');
+        bool first = true;
+        for (auto const& e : v.get_array()) {
+            if (!first)
+                out.push_back(',');
+            first = false;
+            write_json(out, e);
+        }
+        out.push_back(']');
+        break;
+    }
+    case boost::json::kind::double_: {
+        double d = v.get_double();
+        // Shortest round-trip form; JSON has no NaN or infinity.
+        out += std::isfinite(d) ? fmt::format("{}", d) : std::string("null");
+        break;
+    }
+    default:
+        out += boost::json::serialize(v);
+    }
+}
+
+}  // namespace
+
+std::string json_text(boost::json::value const& v)
+{
+    std::string out;
+    write_json(out, v);
+    return out;
+}
 
 response text(status s, std::string body, std::string_view content_type)
 {
@@ -17,7 +72,7 @@ response text(status s, std::string body, std::string_view content_type)
 
 response json(status s, boost::json::value const& body)
 {
-    std::string out = boost::json::serialize(body);
+    std::string out = json_text(body);
     out.push_back('\n');
     return text(s, std::move(out), "application/json");
 }

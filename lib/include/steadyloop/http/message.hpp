@@ -21,6 +21,9 @@ using response = bhttp::response<bhttp::string_body>;
 response text(status s, std::string body, std::string_view content_type = "text/plain; charset=utf-8");
 response json(status s, boost::json::value const& body);
 
+// JSON text of a value, doubles written the short human way (300.4, not 3.004E2).
+std::string json_text(boost::json::value const& v);
+
 // An RFC 9457 problem document: {"type":"about:blank","title":…,"status":…,"code":…,"detail":…}.
 response problem(status s, std::string_view code, std::string_view detail);
 
