@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <unistd.h>
 
@@ -31,7 +32,7 @@ namespace {
 // SIGTERM/SIGINT: readiness turns 503, the listener closes, idle connections close,
 // in-flight requests get until the grace period ends; then whatever is left is closed.
 asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server& server, loop::lag_monitor& lag,
-                                         std::chrono::milliseconds grace)
+                                         pools::blocking_pool& blocking, std::chrono::milliseconds grace)
 {
     auto log = obs::logger("main");
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -41,15 +42,27 @@ asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server
     server.drain();
     auto deadline = std::chrono::steady_clock::now() + grace;
     asio::steady_timer tick(co_await asio::this_coro::executor);
-    while (server.stats().connections > 0 && std::chrono::steady_clock::now() < deadline) {
+    auto busy = [&] {
+        auto b = blocking.stats();
+        return server.stats().connections > 0 || b.busy > 0 || b.queued > 0;
+    };
+    while (busy() && std::chrono::steady_clock::now() < deadline) {
         tick.expires_after(10ms);
         co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    if (auto left = server.stats().connections; left > 0) {
-        log->warn("grace period over, closing connections={}", left);
-        server.close_all();
-    }
     lag.stop();
+    if (busy()) {
+        // Past the grace period: close what is left, and do not wait for work that
+        // cannot be interrupted (a blocking call in the pool, a long timer).
+        auto b = blocking.stats();
+        log->warn("grace period over, exiting with connections={} blocking_busy={} blocking_queued={}",
+                  server.stats().connections, b.busy, b.queued);
+        server.close_all();
+        tick.expires_after(100ms);
+        co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        obs::shutdown_logging();
+        std::_Exit(0);
+    }
 }
 
 }  // namespace
@@ -107,7 +120,7 @@ int main(int argc, char** argv)
               bound.address().to_string(), bound.port(), cfg.blocking_threads, cfg.blocking_queue);
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
+    asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, blocking, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
                    asio::detached);
     lag.start();
     server.start();

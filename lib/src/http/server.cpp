@@ -331,8 +331,12 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
         std::optional<response> early;  // an answer decided before the body is read
         route_match match;
         auto url = boost::urls::parse_origin_form(target);
+        if (!url)
+            url = boost::urls::parse_absolute_uri(target);  // absolute-form: "GET http://host/ping"
         query_params query;
-        if (!url) {
+        if (version >= 11 && hdr.find(bhttp::field::host) == hdr.end()) {
+            early = problem(status::bad_request, "bad_request", "an HTTP/1.1 request needs a Host header");
+        } else if (!url) {
             early = problem(status::bad_request, "bad_request", "malformed request target");
         } else {
             std::vector<std::string> segments;
@@ -439,8 +443,8 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
         stream.expires_after(cfg_.body_timeout);
         auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-        log_->info("{} {} {} {}B {:.1f}ms req={}", method_text, obs::json_quote(target), res.result_int(), wn, ms,
-                   request_id);
+        log_->info("{} {} {} {}B {:.1f}ms req={}{}", method_text, obs::json_quote(target), res.result_int(), wn, ms,
+                   request_id, wec ? " (not sent: " + wec.message() + ")" : std::string());
         conn.busy = false;
         --in_flight_;
         if (wec)

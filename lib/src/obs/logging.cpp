@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <mutex>
 
 namespace steadyloop::obs {
@@ -51,9 +52,40 @@ std::shared_ptr<spdlog::logger> make_logger(std::string const& name)
 
 }  // namespace
 
+std::string valid_utf8(std::string_view s)
+{
+    std::string out;
+    out.reserve(s.size());
+    auto const* p = reinterpret_cast<unsigned char const*>(s.data());
+    std::size_t const n = s.size();
+    for (std::size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (std::size_t k = 1; ok && k < len; ++k)
+            ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && len > 1) {
+            // Reject overlong forms, surrogates and code points past U+10FFFF.
+            std::uint32_t cp = c & (0xFF >> (len + 1));
+            for (std::size_t k = 1; k < len; ++k)
+                cp = (cp << 6) | (p[i + k] & 0x3F);
+            static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+            ok = cp >= min_for_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        }
+        if (ok) {
+            out.append(s.substr(i, len));
+            i += len;
+        } else {
+            out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+            ++i;
+        }
+    }
+    return out;
+}
+
 std::string json_quote(std::string_view s)
 {
-    return boost::json::serialize(boost::json::string(s));
+    return boost::json::serialize(boost::json::string(valid_utf8(s)));
 }
 
 void init_logging(std::string_view level, log_format format)

@@ -21,7 +21,11 @@ std::shared_ptr<spdlog::logger> logger(std::string const& name);
 // Flushes and stops the logging thread (at exit).
 void shutdown_logging();
 
-// JSON-escapes `s` into a quoted string (for fields a client controls).
+// JSON-escapes `s` into a quoted string (for fields a client controls); bytes that are
+// not valid UTF-8 become U+FFFD, so every log line stays valid JSON.
 std::string json_quote(std::string_view s);
+
+// `s` with every invalid UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view s);
 
 }  // namespace steadyloop::obs
