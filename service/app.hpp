@@ -7,6 +7,7 @@
 #include "steadyloop/http/server.hpp"
 #include "steadyloop/loop/lag_monitor.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
+#include "steadyloop/pools/worker_pool.hpp"
 
 #include <chrono>
 
@@ -15,6 +16,7 @@ namespace steadyloop::service {
 struct app {
     config const& cfg;
     pools::blocking_pool& blocking;
+    pools::worker_pool& workers;
     loop::lag_monitor& lag;
     http::server* server = nullptr;  // set once the server exists
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -24,5 +26,11 @@ struct app {
 void add_health_routes(http::router& r, app& a);
 void add_loop_routes(http::router& r, app& a);
 void add_demo_routes(http::router& r, app& a);
+void add_hash_routes(http::router& r, app& a);
+void add_test_routes(http::router& r, app& a);  // fault-injection jobs; test builds only
+
+// The worker process: `steadyloop __worker --parent-pid P --memory-mb M`.
+inline constexpr char const* worker_mode = "__worker";
+int worker_main(int argc, char const* const* argv);
 
 }  // namespace steadyloop::service

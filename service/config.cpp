@@ -44,6 +44,21 @@ std::variant<config, int> parse_config(int argc, char const* const* argv)
     opt("--blocking-threads", cfg.blocking_threads, "threads in the blocking pool")->check(CLI::Range(1, 1024));
     opt("--blocking-queue", cfg.blocking_queue, "jobs that may wait for a blocking-pool thread")
         ->check(CLI::Range(0, 1000000));
+    opt("--workers", cfg.workers, "worker processes for CPU jobs; 0 = the CPUs this process may use")
+        ->check(CLI::Range(0, 256));
+    opt("--worker-queue", cfg.worker_queue, "CPU jobs that may wait for a free worker")->check(CLI::Range(0, 100000));
+    opt("--job-timeout-ms", cfg.job_timeout_ms, "a CPU job running longer is killed with its worker (504)")
+        ->check(CLI::Range(1, 3600000));
+    opt("--worker-max-jobs", cfg.worker_max_jobs, "replace a worker after this many jobs; 0 = never")
+        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
+    opt("--worker-memory-mb", cfg.worker_memory_mb, "address-space limit of each worker process; 0 = none")
+        ->check(CLI::Range(0, 1 << 20));
+    opt("--max-hash-body", cfg.max_hash_body, "largest body POST /hash accepts, in bytes")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{150} * 1024 * 1024));
+    opt("--argon2-memory-kib", cfg.argon2_memory_kib, "Argon2id memory cost of new password hashes, KiB")
+        ->check(CLI::Range(8, 1 << 20));
+    opt("--argon2-iterations", cfg.argon2_iterations, "Argon2id time cost of new password hashes")
+        ->check(CLI::Range(1, 16));
     opt("--demo", cfg.demo, "the /demo endpoints: on or off")->check(CLI::IsMember({"on", "off"}));
     opt("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical or off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

@@ -15,6 +15,14 @@ struct config {
     std::size_t max_connections = 10000;
     std::size_t blocking_threads = 8;
     std::size_t blocking_queue = 256;
+    std::size_t workers = 0;  // 0 = the CPUs this process may use (cgroup quota aware)
+    std::size_t worker_queue = 64;
+    std::uint32_t job_timeout_ms = 30000;
+    std::uint64_t worker_max_jobs = 10000;
+    std::size_t worker_memory_mb = 1024;
+    std::size_t max_hash_body = 64 * 1024 * 1024;
+    std::uint32_t argon2_memory_kib = 19456;
+    std::uint32_t argon2_iterations = 2;
     std::string demo = "on";
     std::string log_level = "info";
     std::string log_format = "text";

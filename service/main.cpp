@@ -7,6 +7,8 @@
 #include "steadyloop/loop/loop_thread.hpp"
 #include "steadyloop/obs/logging.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
+#include "steadyloop/pools/cpu_quota.hpp"
+#include "steadyloop/pools/worker_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +21,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <string_view>
 #include <cstdlib>
 #include <cstdio>
 #include <unistd.h>
@@ -32,7 +35,8 @@ namespace {
 // SIGTERM/SIGINT: readiness turns 503, the listener closes, idle connections close,
 // in-flight requests get until the grace period ends; then whatever is left is closed.
 asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server& server, loop::lag_monitor& lag,
-                                         pools::blocking_pool& blocking, std::chrono::milliseconds grace)
+                                         pools::blocking_pool& blocking, pools::worker_pool& workers,
+                                         std::chrono::milliseconds grace)
 {
     auto log = obs::logger("main");
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -44,7 +48,8 @@ asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server
     asio::steady_timer tick(co_await asio::this_coro::executor);
     auto busy = [&] {
         auto b = blocking.stats();
-        return server.stats().connections > 0 || b.busy > 0 || b.queued > 0;
+        auto w = workers.stats();
+        return server.stats().connections > 0 || b.busy > 0 || b.queued > 0 || w.busy > 0 || w.queued > 0;
     };
     while (busy() && std::chrono::steady_clock::now() < deadline) {
         tick.expires_after(10ms);
@@ -61,14 +66,19 @@ asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server
         tick.expires_after(100ms);
         co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
         obs::shutdown_logging();
-        std::_Exit(0);
+        std::_Exit(0);  // the workers die with us (PR_SET_PDEATHSIG)
     }
+    co_await workers.stop(1000ms);
 }
 
 }  // namespace
 
 int main(int argc, char** argv)
 {
+    // A worker process: spawned by the worker pool with this binary's path.
+    if (argc > 1 && std::string_view(argv[1]) == service::worker_mode)
+        return service::worker_main(argc - 2, argv + 2);
+
     auto parsed = service::parse_config(argc, argv);
     if (auto* code = std::get_if<int>(&parsed))
         return *code;
@@ -84,12 +94,31 @@ int main(int argc, char** argv)
     pools::blocking_pool blocking(cfg.blocking_threads, cfg.blocking_queue);
     loop::lag_monitor lag(ioc);
 
+    // Workers first: they are forked before the listener opens (by posix_spawn, so no
+    // fork of this multi-threaded process ever goes on running C++).
+    pools::worker_pool_config wcfg;
+    wcfg.workers = cfg.workers > 0 ? cfg.workers : pools::available_cpus();
+    wcfg.queue = cfg.worker_queue;
+    wcfg.job_timeout = std::chrono::milliseconds(cfg.job_timeout_ms);
+    wcfg.max_jobs = cfg.worker_max_jobs;
+    wcfg.args = {service::worker_mode, "--memory-mb", std::to_string(cfg.worker_memory_mb)};
+    pools::worker_pool workers(ioc, wcfg);
+    try {
+        workers.start();
+    } catch (std::exception const& e) {
+        log->critical("cannot start the worker processes: {}", e.what());
+        obs::shutdown_logging();
+        return 1;
+    }
+
     http::router routes;
-    service::app app{cfg, blocking, lag};
+    service::app app{cfg, blocking, workers, lag};
     service::add_health_routes(routes, app);
     service::add_loop_routes(routes, app);
+    service::add_hash_routes(routes, app);
     if (cfg.demo == "on")
         service::add_demo_routes(routes, app);
+    service::add_test_routes(routes, app);
 
     http::server_config scfg;
     scfg.address = cfg.address;
@@ -99,7 +128,7 @@ int main(int argc, char** argv)
     scfg.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
     scfg.body_timeout = std::chrono::milliseconds(cfg.body_timeout_ms);
     scfg.server_header = "steadyloop/" STEADYLOOP_VERSION;
-    http::server server(ioc, scfg, routes, blocking);
+    http::server server(ioc, scfg, routes, blocking, workers);
     app.server = &server;
 
     asio::ip::tcp::endpoint bound;
@@ -116,11 +145,12 @@ int main(int argc, char** argv)
                             bound.address().to_string(), bound.port(), ::getpid());
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);
-    log->info("steadyloop {} listening on {}:{} blocking_threads={} blocking_queue={}", STEADYLOOP_VERSION,
-              bound.address().to_string(), bound.port(), cfg.blocking_threads, cfg.blocking_queue);
+    log->info("steadyloop {} listening on {}:{} blocking_threads={} blocking_queue={} workers={} worker_queue={}",
+              STEADYLOOP_VERSION, bound.address().to_string(), bound.port(), cfg.blocking_threads, cfg.blocking_queue,
+              wcfg.workers, wcfg.queue);
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, blocking, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
+    asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, blocking, workers, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
                    asio::detached);
     lag.start();
     server.start();

@@ -26,12 +26,18 @@ void add_health_routes(http::router& r, app& a)
         co_return http::json(status::ok, boost::json::object{{"status", "ok"}});
     });
 
-    // Readiness: the listener is open and the service is not shutting down.
+    // Readiness: the listener is open, every worker is up, and the service is not
+    // shutting down.
     r.add(verb::get, "/readyz", [&a](request&, context&) -> awaitable<response> {
         if (a.server == nullptr || a.server->draining())
             throw http::http_error(status::service_unavailable, "draining", "the service is shutting down");
         if (!a.server->listening())
             throw http::http_error(status::service_unavailable, "starting", "the service is starting");
+        if (!a.workers.ready()) {
+            auto s = a.workers.stats();
+            throw http::http_error(status::service_unavailable, "starting",
+                                   std::to_string(s.alive) + " of " + std::to_string(s.workers) + " workers are up");
+        }
         co_return http::json(status::ok, boost::json::object{{"status", "ready"}});
     });
 }

@@ -1,6 +1,7 @@
 // GET /loop: a JSON snapshot of the loop (lag, connections) and the pools.
 #include "../app.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <cmath>
@@ -23,6 +24,10 @@ boost::json::object loop_snapshot(app const& a)
     auto window_s = std::chrono::duration<double>(a.lag.window()).count();
     auto srv = a.server->stats();
     auto bp = a.blocking.stats();
+    auto wp = a.workers.stats();
+    boost::json::array pids;
+    for (auto pid : a.workers.worker_pids())
+        pids.push_back(pid);
     double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - a.started).count();
     return {
         {"uptime_s", std::round(uptime * 10.0) / 10.0},
@@ -45,6 +50,21 @@ boost::json::object loop_snapshot(app const& a)
           {"completed", bp.completed},
           {"rejected", bp.rejected},
           {"cancelled", bp.cancelled}}},
+        {"worker_pool",
+         {{"workers", wp.workers},
+          {"alive", wp.alive},
+          {"busy", wp.busy},
+          {"queued", wp.queued},
+          {"capacity", wp.capacity},
+          {"completed", wp.completed},
+          {"rejected", wp.rejected},
+          {"cancelled", wp.cancelled},
+          {"failed", wp.failed},
+          {"crashes", wp.crashes},
+          {"timeouts", wp.timeouts},
+          {"recycled", wp.recycled},
+          {"respawns", wp.respawns},
+          {"pids", std::move(pids)}}},
     };
 }
 

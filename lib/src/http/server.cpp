@@ -114,8 +114,9 @@ struct server::connection {
     bool busy = false;  // from a complete header until its answer is written
 };
 
-server::server(asio::io_context& ioc, server_config cfg, router const& routes, pools::blocking_pool& blocking)
-    : ioc_(ioc), cfg_(std::move(cfg)), routes_(routes), blocking_(blocking), acceptor_(ioc),
+server::server(asio::io_context& ioc, server_config cfg, router const& routes, pools::blocking_pool& blocking,
+               pools::worker_pool& workers)
+    : ioc_(ioc), cfg_(std::move(cfg)), routes_(routes), blocking_(blocking), workers_(workers), acceptor_(ioc),
       log_(obs::logger("http"))
 {
     std::random_device rd;
@@ -412,16 +413,18 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
                 request req = parser.release();
                 pools::cancel_source cancel;
                 context ctx{request_id, match.matched->label, std::move(match.params), std::move(query),
-                            cancel.token(), blocking_door(blocking_, cancel.token())};
+                            cancel.token(), blocking_door(blocking_, cancel.token()),
+                            worker_door(workers_, cancel.token())};
                 if (buffer.size() == 0)
                     watch_disconnect(stream.socket(), cancel);
                 try {
                     res = co_await match.matched->fn(req, ctx);
                 } catch (http_error const& e) {
                     res = e.to_response();
-                } catch (pools::pool_full const& e) {
-                    res = problem(status::service_unavailable, e.code(), e.what());
-                    res.set(bhttp::field::retry_after, "1");
+                } catch (pools::pool_error const& e) {
+                    res = problem(static_cast<status>(e.http_status()), e.code(), e.what());
+                    if (e.retry_later())
+                        res.set(bhttp::field::retry_after, "1");
                 } catch (pools::job_cancelled const&) {
                     res = problem(status::service_unavailable, "client_gone", "the client closed the connection");
                     close_after = true;

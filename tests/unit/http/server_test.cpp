@@ -22,17 +22,24 @@ using asio::ip::tcp;
 
 namespace {
 
+pools::worker_pool_config no_workers()
+{
+    pools::worker_pool_config cfg;
+    cfg.workers = 0;
+    return cfg;
+}
+
 // A server with test routes, in this process, its loop on its own thread.
 class in_process_server {
 public:
-    explicit in_process_server(router& routes) : pool_(1, 1)
+    explicit in_process_server(router& routes) : pool_(1, 1), workers_(ioc_, no_workers())
     {
         loop::bind_loop(ioc_);
         server_config cfg;
         cfg.address = "127.0.0.1";
         cfg.port = 0;
         cfg.server_header = "steadyloop/test";
-        server_ = std::make_unique<server>(ioc_, cfg, routes, pool_);
+        server_ = std::make_unique<server>(ioc_, cfg, routes, pool_, workers_);
         port_ = server_->listen().port();
         server_->start();
         thread_ = std::thread([this] { ioc_.run(); });
@@ -53,6 +60,7 @@ public:
 private:
     asio::io_context ioc_{1};
     pools::blocking_pool pool_;
+    pools::worker_pool workers_;
     std::unique_ptr<server> server_;
     unsigned short port_ = 0;
     std::thread thread_;

@@ -5,6 +5,7 @@
 #include "steadyloop/http/query.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
 #include "steadyloop/pools/cancel.hpp"
+#include "steadyloop/pools/worker_pool.hpp"
 
 #include <string>
 #include <string_view>
@@ -29,6 +30,21 @@ private:
     pools::cancel_token token_;
 };
 
+// The worker pool as a handler sees it: every job is tied to this request.
+class worker_door {
+public:
+    worker_door(pools::worker_pool& pool, pools::cancel_token token) : pool_(&pool), token_(std::move(token)) {}
+
+    boost::asio::awaitable<pools::worker_result> run(pools::worker_job job)
+    {
+        return pool_->run(std::move(job), token_);
+    }
+
+private:
+    pools::worker_pool* pool_;
+    pools::cancel_token token_;
+};
+
 struct context {
     std::string request_id;
     std::string_view route;  // the matched route's pattern, e.g. "/kv/{key}"
@@ -36,6 +52,7 @@ struct context {
     query_params query;
     pools::cancel_token cancel;
     blocking_door blocking;
+    worker_door workers;
 
     // A decoded path parameter; the router guarantees every pattern parameter is set.
     std::string const& path_param(std::string_view name) const;

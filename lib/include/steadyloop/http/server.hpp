@@ -5,6 +5,7 @@
 
 #include "steadyloop/http/router.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
+#include "steadyloop/pools/worker_pool.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -43,7 +44,8 @@ struct server_stats {
 
 class server {
 public:
-    server(boost::asio::io_context& ioc, server_config cfg, router const& routes, pools::blocking_pool& blocking);
+    server(boost::asio::io_context& ioc, server_config cfg, router const& routes, pools::blocking_pool& blocking,
+           pools::worker_pool& workers);
     ~server();
     server(server const&) = delete;
     server& operator=(server const&) = delete;
@@ -79,6 +81,7 @@ private:
     server_config cfg_;
     router const& routes_;
     pools::blocking_pool& blocking_;
+    pools::worker_pool& workers_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::shared_ptr<spdlog::logger> log_;
     std::unordered_set<connection*> connections_;

@@ -1,5 +1,5 @@
-// Errors a pool reports instead of a job's result. The HTTP boundary maps them to
-// 503 + Retry-After (pool full) or drops the answer (client gone).
+// Errors a pool reports instead of a job's result. Each carries the HTTP status and the
+// stable code that the HTTP boundary answers with.
 #pragma once
 
 #include <stdexcept>
@@ -7,15 +7,27 @@
 
 namespace steadyloop::pools {
 
-// The pool's admission limit (threads + queue) is reached; nothing was queued.
-class pool_full : public std::runtime_error {
+class pool_error : public std::runtime_error {
 public:
-    pool_full(std::string code, std::string const& what)
-        : std::runtime_error(what), code_(std::move(code)) {}
+    pool_error(int http_status, std::string code, std::string const& what, bool retry_later = false)
+        : std::runtime_error(what), status_(http_status), code_(std::move(code)), retry_later_(retry_later)
+    {
+    }
+    int http_status() const noexcept { return status_; }
     std::string const& code() const noexcept { return code_; }
+    // True for load shedding: the answer carries Retry-After.
+    bool retry_later() const noexcept { return retry_later_; }
 
 private:
+    int status_;
     std::string code_;
+    bool retry_later_;
+};
+
+// The pool's admission limit is reached; nothing was queued (503, Retry-After).
+class pool_full : public pool_error {
+public:
+    pool_full(std::string code, std::string const& what) : pool_error(503, std::move(code), what, true) {}
 };
 
 // The job's requester went away while it was queued; the job was never started.
