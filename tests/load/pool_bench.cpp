@@ -106,7 +106,7 @@ struct pool_fixture {
     {
         asio::co_spawn(ioc, pool->stop(std::chrono::milliseconds(1000)), asio::detached);
         ioc.restart();
-        ioc.run();
+        ioc.run_for(std::chrono::seconds(5));
     }
     asio::io_context ioc{1};
     std::unique_ptr<pools::worker_pool> pool;
@@ -125,6 +125,7 @@ void pool_noop_roundtrip(benchmark::State& state)
             co_await f.pool->run(noop_job());
             us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
         }
+        f.ioc.stop();  // the pool's own waits would keep run() going
     }, asio::detached);
     f.ioc.restart();
     f.ioc.run_for(std::chrono::minutes(5));
@@ -143,6 +144,7 @@ void pool_noop_throughput(benchmark::State& state)
     for (auto _ : state) {
         // One iteration = 1000 jobs through `inflight` concurrent submitters.
         std::size_t remaining = 1000;
+        std::size_t submitters = inflight;
         for (std::size_t i = 0; i < inflight; ++i)
             asio::co_spawn(f.ioc, [&]() -> asio::awaitable<void> {
                 while (remaining > 0) {
@@ -150,6 +152,8 @@ void pool_noop_throughput(benchmark::State& state)
                     co_await f.pool->run(noop_job());
                     ++done;
                 }
+                if (--submitters == 0)
+                    f.ioc.stop();
             }, asio::detached);
         f.ioc.restart();
         f.ioc.run();
@@ -178,6 +182,7 @@ void argon2_pool(benchmark::State& state)
     auto t0 = clock_type::now();
     for (auto _ : state) {
         std::size_t remaining = 8 * workers;
+        std::size_t submitters = 2 * workers;
         for (std::size_t i = 0; i < 2 * workers; ++i)
             asio::co_spawn(f.ioc, [&]() -> asio::awaitable<void> {
                 while (remaining > 0) {
@@ -187,6 +192,8 @@ void argon2_pool(benchmark::State& state)
                     co_await f.pool->run(std::move(job));
                     ++done;
                 }
+                if (--submitters == 0)
+                    f.ioc.stop();
             }, asio::detached);
         f.ioc.restart();
         f.ioc.run();
