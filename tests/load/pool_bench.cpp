@@ -133,31 +133,36 @@ void pool_noop_roundtrip(benchmark::State& state)
 }
 BENCHMARK(pool_noop_roundtrip)->Name("pool/noop_roundtrip")->Arg(1)->Arg(2)->UseRealTime();
 
+// Runs `total` jobs made by `make_job` through `inflight` concurrent submitters, on the
+// fixture's loop, and returns when all are done.
+template <class MakeJob>
+void run_batch(pool_fixture& f, std::size_t total, std::size_t inflight, MakeJob make_job, std::int64_t& done)
+{
+    std::size_t remaining = total;
+    std::size_t submitters = inflight;
+    for (std::size_t i = 0; i < inflight; ++i)
+        asio::co_spawn(f.ioc, [&]() -> asio::awaitable<void> {
+            while (remaining > 0) {
+                --remaining;
+                pools::worker_job job = make_job();
+                co_await f.pool->run(std::move(job));
+                ++done;
+            }
+            if (--submitters == 0)
+                f.ioc.stop();  // the pool's own waits would keep run() going
+        }, asio::detached);
+    f.ioc.restart();
+    f.ioc.run();
+}
+
 // Jobs per second with every worker busy: `inflight` jobs always outstanding.
 void pool_noop_throughput(benchmark::State& state)
 {
-    std::size_t const workers = static_cast<std::size_t>(state.range(0));
-    std::size_t const inflight = static_cast<std::size_t>(state.range(1));
-    pool_fixture f(workers);
+    pool_fixture f(static_cast<std::size_t>(state.range(0)));
     std::int64_t done = 0;
     auto t0 = clock_type::now();
-    for (auto _ : state) {
-        // One iteration = 1000 jobs through `inflight` concurrent submitters.
-        std::size_t remaining = 1000;
-        std::size_t submitters = inflight;
-        for (std::size_t i = 0; i < inflight; ++i)
-            asio::co_spawn(f.ioc, [&]() -> asio::awaitable<void> {
-                while (remaining > 0) {
-                    --remaining;
-                    co_await f.pool->run(noop_job());
-                    ++done;
-                }
-                if (--submitters == 0)
-                    f.ioc.stop();
-            }, asio::detached);
-        f.ioc.restart();
-        f.ioc.run();
-    }
+    for (auto _ : state)
+        run_batch(f, 1000, static_cast<std::size_t>(state.range(1)), noop_job, done);
     double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
     state.counters["jobs_per_s"] = static_cast<double>(done) / secs;
 }
@@ -179,25 +184,13 @@ void argon2_pool(benchmark::State& state)
     std::size_t const workers = static_cast<std::size_t>(state.range(0));
     pool_fixture f(workers);
     std::int64_t done = 0;
+    auto make_job = [] {
+        return pools::worker_job{
+            "password_hash", {{"password", "correct horse battery staple"}, {"m", 19456}, {"t", 2}}, {}};
+    };
     auto t0 = clock_type::now();
-    for (auto _ : state) {
-        std::size_t remaining = 8 * workers;
-        std::size_t submitters = 2 * workers;
-        for (std::size_t i = 0; i < 2 * workers; ++i)
-            asio::co_spawn(f.ioc, [&]() -> asio::awaitable<void> {
-                while (remaining > 0) {
-                    --remaining;
-                    pools::worker_job job{
-                        "password_hash", {{"password", "correct horse battery staple"}, {"m", 19456}, {"t", 2}}, {}};
-                    co_await f.pool->run(std::move(job));
-                    ++done;
-                }
-                if (--submitters == 0)
-                    f.ioc.stop();
-            }, asio::detached);
-        f.ioc.restart();
-        f.ioc.run();
-    }
+    for (auto _ : state)
+        run_batch(f, 8 * workers, 2 * workers, make_job, done);
     double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
     state.counters["hashes_per_s"] = static_cast<double>(done) / secs;
 }

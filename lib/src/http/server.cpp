@@ -107,6 +107,23 @@ void watch_disconnect(tcp::socket& socket, pools::cancel_source cancel)
     });
 }
 
+// A co_spawn completion that logs an exception that ended a coroutine: the one place an
+// error escaping a session or the listener is seen.
+auto log_failure(std::shared_ptr<spdlog::logger> log, char const* what)
+{
+    return [log = std::move(log), what](std::exception_ptr e) {
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (std::exception const& ex) {
+            log->error("{}: {}", what, ex.what());
+        } catch (...) {
+            log->error("{}: unknown exception", what);
+        }
+    };
+}
+
 }  // namespace
 
 struct server::connection {
@@ -138,15 +155,7 @@ tcp::endpoint server::listen()
 
 void server::start()
 {
-    asio::co_spawn(ioc_, accept_loop(), [log = log_](std::exception_ptr e) {
-        if (!e)
-            return;
-        try {
-            std::rethrow_exception(e);
-        } catch (std::exception const& ex) {
-            log->critical("listener failed: {}", ex.what());
-        }
-    });
+    asio::co_spawn(ioc_, accept_loop(), log_failure(log_, "listener failed"));
 }
 
 void server::drain()
@@ -230,15 +239,7 @@ asio::awaitable<void> server::accept_loop()
         }
         boost::system::error_code opt_ec;
         socket.set_option(tcp::no_delay(true), opt_ec);
-        asio::co_spawn(ioc_, run_session(std::move(socket)), [log = log_](std::exception_ptr e) {
-            if (!e)
-                return;
-            try {
-                std::rethrow_exception(e);
-            } catch (std::exception const& ex) {
-                log->error("session ended by an unexpected error: {}", ex.what());
-            }
-        });
+        asio::co_spawn(ioc_, run_session(std::move(socket)), log_failure(log_, "session ended by an unexpected error"));
     }
 }
 
