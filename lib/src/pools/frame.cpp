@@ -91,6 +91,22 @@ std::optional<frame_header> decode_header(std::span<std::byte const> bytes, fram
     return h;
 }
 
+std::optional<std::uint32_t> decode_meta_length(frame_header const& h, std::span<std::byte const> first4,
+                                                frame_error& error) noexcept
+{
+    if (first4.size() < 4) {
+        error = frame_error::truncated;
+        return std::nullopt;
+    }
+    std::uint32_t meta_len = get_u32(first4.data());
+    if (meta_len > max_meta || h.length < 4 || meta_len > h.length - 4) {
+        error = frame_error::bad_meta;
+        return std::nullopt;
+    }
+    error = frame_error::none;
+    return meta_len;
+}
+
 std::optional<payload_view> split_payload(std::span<std::byte const> payload, frame_error& error) noexcept
 {
     if (payload.size() < 4) {

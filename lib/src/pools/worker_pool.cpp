@@ -291,31 +291,32 @@ asio::awaitable<void> worker_pool::write_job(std::shared_ptr<worker> w, pending*
 
 asio::awaitable<void> worker_pool::read_loop(std::shared_ptr<worker> w)
 {
-    std::array<std::byte, wire::header_size> header{};
-    std::string payload;
+    std::array<std::byte, wire::header_size + 4> prefix{};  // header + the meta length
+    std::string meta;
     std::string why = "end of stream";
     for (;;) {
-        auto [ec, n] = co_await asio::async_read(w->sock, asio::buffer(header), use_tuple);
+        auto [ec, n] = co_await asio::async_read(w->sock, asio::buffer(prefix), use_tuple);
         if (ec) {
             if (ec != asio::error::eof)
                 why = ec.message();
             break;
         }
         wire::frame_error fe{};
-        auto h = wire::decode_header(header, fe);
-        if (!h) {
+        auto h = wire::decode_header(prefix, fe);
+        auto meta_len = h ? wire::decode_meta_length(*h, std::span(prefix).subspan(wire::header_size), fe)
+                          : std::nullopt;
+        if (!h || !meta_len) {
             why = std::string("protocol error: ") + wire::to_string(fe);
             break;
         }
-        payload.resize(h->length);
-        auto [pec, pn] = co_await asio::async_read(w->sock, asio::buffer(payload), use_tuple);
+        // Meta and data are read straight into their own strings: the data becomes the
+        // result without another copy.
+        meta.resize(*meta_len);
+        std::string data(h->length - 4 - *meta_len, '\0');
+        std::array<asio::mutable_buffer, 2> bufs{asio::buffer(meta), asio::buffer(data)};
+        auto [pec, pn] = co_await asio::async_read(w->sock, bufs, use_tuple);
         if (pec) {
             why = "truncated frame: " + pec.message();
-            break;
-        }
-        auto pv = wire::split_payload({reinterpret_cast<std::byte const*>(payload.data()), payload.size()}, fe);
-        if (!pv) {
-            why = std::string("protocol error: ") + wire::to_string(fe);
             break;
         }
         if (h->kind == wire::frame_kind::ready && w->st == state::starting) {
@@ -323,7 +324,7 @@ asio::awaitable<void> worker_pool::read_loop(std::shared_ptr<worker> w)
             log_->debug("worker slot={} pid={} ready", w->slot, w->pid);
             dispatch();
         } else if (h->kind == wire::frame_kind::result || h->kind == wire::frame_kind::error) {
-            if (!on_result(*w, h->job_id, h->kind == wire::frame_kind::result, pv->meta, pv->data)) {
+            if (!on_result(*w, h->job_id, h->kind == wire::frame_kind::result, meta, std::move(data))) {
                 why = "protocol error: an answer to a job it was not given";
                 break;
             }
@@ -335,8 +336,7 @@ asio::awaitable<void> worker_pool::read_loop(std::shared_ptr<worker> w)
     on_gone(w, why);
 }
 
-bool worker_pool::on_result(worker& w, std::uint64_t job_id, bool ok, std::string_view meta,
-                            std::span<std::byte const> data)
+bool worker_pool::on_result(worker& w, std::uint64_t job_id, bool ok, std::string_view meta, std::string data)
 {
     if (w.job == nullptr || w.job->id != job_id)
         return false;
@@ -354,8 +354,7 @@ bool worker_pool::on_result(worker& w, std::uint64_t job_id, bool ok, std::strin
     } else if (ok) {
         ++counters_.completed;
         crash_streak_ = 0;
-        p->result = worker_result{std::move(mv.as_object()),
-                                  std::string(reinterpret_cast<char const*>(data.data()), data.size()), w.pid};
+        p->result = worker_result{std::move(mv.as_object()), std::move(data), w.pid};
     } else {
         ++counters_.completed;
         ++counters_.failed;

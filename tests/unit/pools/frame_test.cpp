@@ -151,3 +151,21 @@ TEST(frame, survives_random_bytes)
     }
     EXPECT_GT(decoded, 0);
 }
+
+TEST(frame, meta_length_is_checked_against_the_header)
+{
+    auto f = encode_frame(frame_kind::result, 9, "meta", data_of("data"));
+    frame_error err{};
+    auto h = decode_header(bytes_of(f), err);
+    ASSERT_TRUE(h);
+    auto len = decode_meta_length(*h, bytes_of(f).subspan(header_size, 4), err);
+    ASSERT_TRUE(len);
+    EXPECT_EQ(*len, 4u);
+    for (std::uint32_t bad : {5u + 4u, max_meta + 1}) {
+        std::memcpy(f.data() + 16, &bad, 4);
+        EXPECT_FALSE(decode_meta_length(*h, bytes_of(f).subspan(header_size, 4), err)) << bad;
+        EXPECT_EQ(err, frame_error::bad_meta);
+    }
+    EXPECT_FALSE(decode_meta_length(*h, bytes_of(f).subspan(header_size, 3), err));
+    EXPECT_EQ(err, frame_error::truncated);
+}

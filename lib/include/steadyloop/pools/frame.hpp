@@ -57,6 +57,11 @@ std::array<std::byte, header_size + 4> encode_prefix(frame_kind kind, std::uint6
 // Decodes a header; `error` says why when it returns nullopt.
 std::optional<frame_header> decode_header(std::span<std::byte const> bytes, frame_error& error) noexcept;
 
+// The meta length (the payload's first 4 bytes), checked against the limit and the
+// header's payload length: lets a reader take the meta and the data into separate buffers.
+std::optional<std::uint32_t> decode_meta_length(frame_header const& h, std::span<std::byte const> first4,
+                                                frame_error& error) noexcept;
+
 // Splits a payload into its meta and data.
 std::optional<payload_view> split_payload(std::span<std::byte const> payload, frame_error& error) noexcept;
 

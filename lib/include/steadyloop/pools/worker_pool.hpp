@@ -111,7 +111,7 @@ private:
     void dispatch();
     void assign(std::shared_ptr<worker> const& w, pending* p);
     // False when the worker answered a job it was not given (a protocol error).
-    bool on_result(worker& w, std::uint64_t job_id, bool ok, std::string_view meta, std::span<std::byte const> data);
+    bool on_result(worker& w, std::uint64_t job_id, bool ok, std::string_view meta, std::string data);
     void on_timeout(std::shared_ptr<worker> const& w);
     void on_gone(std::shared_ptr<worker> const& w, std::string const& why);
     void finish(pending& p);
