@@ -367,6 +367,8 @@ TEST(http_server, accepts_query_parameters_at_the_ends_of_their_range)
 TEST(http_server, sets_the_standard_headers_on_every_answer)
 {
     server_process srv;
+    // /readyz answers 200 once every worker process is up, a moment after the listener.
+    ASSERT_TRUE(eventually([&] { return get(srv.port(), "/readyz").status() == 200; }, 5s));
     struct one {
         std::string raw;
         bool head;
@@ -443,6 +445,8 @@ TEST(http_server, generates_a_request_id_when_none_is_sent)
 TEST(http_server, answers_json_bodies_ending_with_a_newline)
 {
     server_process srv;
+    // /readyz answers 200 once every worker process is up, a moment after the listener.
+    ASSERT_TRUE(eventually([&] { return get(srv.port(), "/readyz").status() == 200; }, 5s));
     for (auto target : {"/healthz", "/readyz", "/loop", "/demo/io?ms=0"}) {
         SCOPED_TRACE(target);
         auto r = get(srv.port(), target);

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -41,6 +42,18 @@ bool read_exact(int fd, void* buf, std::size_t n)
             return false;
         p += r;
         n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
+bool discard(int fd, std::size_t n)
+{
+    std::array<char, 64 * 1024> sink{};
+    while (n > 0) {
+        auto chunk = std::min(n, sink.size());
+        if (!read_exact(fd, sink.data(), chunk))
+            return false;
+        n -= chunk;
     }
     return true;
 }
@@ -150,9 +163,14 @@ int run_worker(worker_options const& opts, job_table const& jobs)
         try {
             payload = std::make_unique_for_overwrite<std::byte[]>(h->length);
         } catch (std::bad_alloc const&) {
-            // The input alone is over the memory limit; the stream cannot be resynced.
-            send_error(fd, h->job_id, 500, "job_out_of_memory", "the job's input does not fit in the worker's memory limit");
-            return 4;
+            // The input alone is over the memory limit: read past it (the stream stays in
+            // step), fail this job, and go on serving.
+            if (!discard(fd, h->length))
+                return 0;
+            if (!send_error(fd, h->job_id, 500, "job_out_of_memory",
+                            "the job's input does not fit in the worker's memory limit"))
+                return 0;
+            continue;
         }
         if (!read_exact(fd, payload.get(), h->length))
             return 0;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <optional>
 #include <system_error>
@@ -48,6 +49,7 @@ struct worker_pool::worker {
     std::uint64_t jobs_done = 0;
     bool retiring = false;  // EOF is expected: recycled, or the pool is stopping
     bool killed = false;    // SIGKILLed by us for a job past its deadline
+    bool replacement = false;  // started to replace a recycled worker: counts as ready while it starts
     bool ended = false;     // on_gone has run
 };
 
@@ -93,7 +95,8 @@ worker_pool::~worker_pool()
     // Normally stop() has reaped everything; after an early failure, do it here.
     for (auto const& [pid, slot] : children_) {
         ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
     }
 }
 
@@ -106,8 +109,10 @@ void worker_pool::start()
 
 bool worker_pool::ready() const noexcept
 {
+    // A worker starting in place of a recycled one does not make the pool unready: that
+    // is routine, and readiness should not flap with it.
     return std::all_of(slots_.begin(), slots_.end(), [](auto const& w) {
-        return w && (w->st == state::idle || w->st == state::busy);
+        return w && (w->st == state::idle || w->st == state::busy || (w->st == state::starting && w->replacement));
     });
 }
 
@@ -135,7 +140,7 @@ std::vector<pid_t> worker_pool::worker_pids() const
     return out;
 }
 
-void worker_pool::spawn(std::size_t slot)
+void worker_pool::spawn(std::size_t slot, bool replacement)
 {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -179,6 +184,7 @@ void worker_pool::spawn(std::size_t slot)
 
     auto w = std::make_shared<worker>(ioc_, slot);
     w->pid = pid;
+    w->replacement = replacement;
     w->sock.assign(asio::local::stream_protocol(), sv[0]);
     slots_[slot] = w;
     children_[pid] = slot;
@@ -285,8 +291,10 @@ asio::awaitable<void> worker_pool::write_job(std::shared_ptr<worker> w, pending*
                                            asio::buffer(p->job->data.data(), p->job->data.size())};
     auto [ec, n] = co_await asio::async_write(w->sock, bufs, use_tuple);
     (void)n;
+    // A failed write means the worker closed its end. Its answer, if it sent one before
+    // going, is still in the socket: the read loop delivers it, then sees the end.
     if (ec && !w->ended)
-        on_gone(w, "write failed: " + ec.message());
+        log_->debug("worker slot={} pid={} write failed: {}", w->slot, w->pid, ec.message());
 }
 
 asio::awaitable<void> worker_pool::read_loop(std::shared_ptr<worker> w)
@@ -380,7 +388,7 @@ bool worker_pool::on_result(worker& w, std::uint64_t job_id, bool ok, std::strin
         w.sock.shutdown(asio::socket_base::shutdown_send, ec);
         log_->debug("worker slot={} pid={} recycled after {} jobs", w.slot, w.pid, w.jobs_done);
         try {
-            spawn(w.slot);
+            spawn(w.slot, true);
         } catch (std::exception const& e) {
             log_->error("worker slot={} could not be replaced: {}; retrying in 1 s", w.slot, e.what());
             respawn_later(w.slot, 1s);
@@ -476,6 +484,17 @@ void worker_pool::reap()
         else
             log_->debug("child pid={} reaped, exit code {}", pid, WEXITSTATUS(status));
     }
+}
+
+void worker_pool::kill_all() noexcept
+{
+    stopping_ = true;
+    for (auto const& [pid, slot] : children_)
+        ::kill(pid, SIGKILL);
+    for (auto const& [pid, slot] : children_)
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }  // quick: each was just SIGKILLed (SIGCHLD itself interrupts the wait)
+    children_.clear();
 }
 
 asio::awaitable<void> worker_pool::stop(std::chrono::milliseconds grace)

@@ -96,6 +96,9 @@ public:
     // reaped, then SIGKILLs and reaps what is left.
     boost::asio::awaitable<void> stop(std::chrono::milliseconds grace);
 
+    // At exit when there is no time left: SIGKILL every worker and reap it, now.
+    void kill_all() noexcept;
+
     worker_pool_stats stats() const noexcept;
     std::vector<pid_t> worker_pids() const;
 
@@ -104,7 +107,7 @@ private:
     struct pending;
     enum class state { starting, idle, busy, gone };
 
-    void spawn(std::size_t slot);
+    void spawn(std::size_t slot, bool replacement = false);
     void respawn_later(std::size_t slot, std::chrono::milliseconds delay);
     boost::asio::awaitable<void> read_loop(std::shared_ptr<worker> w);
     boost::asio::awaitable<void> write_job(std::shared_ptr<worker> w, pending* p);
