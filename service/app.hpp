@@ -27,6 +27,7 @@ void add_health_routes(http::router& r, app& a);
 void add_loop_routes(http::router& r, app& a);
 void add_demo_routes(http::router& r, app& a);
 void add_hash_routes(http::router& r, app& a);
+void add_image_routes(http::router& r, app& a);
 void add_test_routes(http::router& r, app& a);  // fault-injection jobs; test builds only
 
 // The worker process: `steadyloop __worker --parent-pid P --memory-mb M`.

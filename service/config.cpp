@@ -55,6 +55,10 @@ std::variant<config, int> parse_config(int argc, char const* const* argv)
         ->check(CLI::Range(0, 1 << 20));
     opt("--max-hash-body", cfg.max_hash_body, "largest body POST /hash accepts, in bytes")
         ->check(CLI::Range(std::size_t{1}, std::size_t{150} * 1024 * 1024));
+    opt("--max-image-body", cfg.max_image_body, "largest image POST /images/resize accepts, in bytes")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{150} * 1024 * 1024));
+    opt("--max-image-pixels", cfg.max_image_pixels, "images with more pixels are refused (422) before decoding")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
     opt("--argon2-memory-kib", cfg.argon2_memory_kib, "Argon2id memory cost of new password hashes, KiB")
         ->check(CLI::Range(8, 1 << 20));
     opt("--argon2-iterations", cfg.argon2_iterations, "Argon2id time cost of new password hashes")

@@ -21,6 +21,8 @@ struct config {
     std::uint64_t worker_max_jobs = 10000;
     std::size_t worker_memory_mb = 1024;
     std::size_t max_hash_body = 64 * 1024 * 1024;
+    std::size_t max_image_body = 32 * 1024 * 1024;
+    std::uint64_t max_image_pixels = 100'000'000;
     std::uint32_t argon2_memory_kib = 19456;
     std::uint32_t argon2_iterations = 2;
     std::string demo = "on";

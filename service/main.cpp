@@ -65,8 +65,9 @@ asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server
         server.close_all();
         tick.expires_after(100ms);
         co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        workers.kill_all();
         obs::shutdown_logging();
-        std::_Exit(0);  // the workers die with us (PR_SET_PDEATHSIG)
+        std::_Exit(0);
     }
     co_await workers.stop(1000ms);
 }
@@ -116,6 +117,7 @@ int main(int argc, char** argv)
     service::add_health_routes(routes, app);
     service::add_loop_routes(routes, app);
     service::add_hash_routes(routes, app);
+    service::add_image_routes(routes, app);
     if (cfg.demo == "on")
         service::add_demo_routes(routes, app);
     service::add_test_routes(routes, app);
@@ -130,6 +132,9 @@ int main(int argc, char** argv)
     scfg.server_header = "steadyloop/" STEADYLOOP_VERSION;
     http::server server(ioc, scfg, routes, blocking, workers);
     app.server = &server;
+
+    // Signals are caught before anyone can learn the port and send one.
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
 
     asio::ip::tcp::endpoint bound;
     try {
@@ -149,7 +154,6 @@ int main(int argc, char** argv)
               STEADYLOOP_VERSION, bound.address().to_string(), bound.port(), cfg.blocking_threads, cfg.blocking_queue,
               wcfg.workers, wcfg.queue);
 
-    asio::signal_set signals(ioc, SIGINT, SIGTERM);
     asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, blocking, workers, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
                    asio::detached);
     lag.start();

@@ -4,6 +4,7 @@
 
 #include "steadyloop/jobs/cpu_sum.hpp"
 #include "steadyloop/jobs/digest.hpp"
+#include "steadyloop/jobs/image.hpp"
 #include "steadyloop/jobs/password.hpp"
 #include "steadyloop/pools/worker_main.hpp"
 
@@ -65,6 +66,39 @@ pools::job_table job_table()
         if (r == jobs::verify_result::malformed)
             throw job_failure(400, "bad_request", "field 'hash' is not an Argon2id hash this service accepts");
         return job_output{{{"valid", r == jobs::verify_result::match}}, {}};
+    };
+    t["resize"] = [](boost::json::object const& p, std::span<std::byte const> data) {
+        // libvips starts here, in the worker, after its memory limit is set; never in
+        // the main process (libvips and fork do not mix).
+        static bool const ready = (jobs::init_images(), true);
+        (void)ready;
+        jobs::resize_request req;
+        if (p.contains("width"))
+            req.width = static_cast<int>(u64(p, "width"));
+        if (p.contains("height"))
+            req.height = static_cast<int>(u64(p, "height"));
+        req.fit = jobs::parse_fit(str(p, "fit")).value_or(jobs::fit_mode::inside);
+        if (p.contains("format"))
+            req.format = jobs::parse_image_format(str(p, "format"));
+        req.quality = static_cast<int>(u64(p, "quality"));
+        req.max_pixels = u64(p, "max_pixels");
+        try {
+            auto out = jobs::resize_image(data, req);
+            return job_output{{{"format", jobs::name(out.format)},
+                               {"content_type", jobs::content_type(out.format)},
+                               {"width", out.width},
+                               {"height", out.height}},
+                              std::move(out.bytes)};
+        } catch (jobs::image_error const& e) {
+            using kind = jobs::image_error::kind;
+            switch (e.which()) {
+            case kind::unsupported: throw job_failure(415, "unsupported_image", e.what());
+            case kind::corrupt: throw job_failure(422, "corrupt_image", e.what());
+            case kind::too_large: throw job_failure(422, "image_too_large", e.what());
+            case kind::bad_request: throw job_failure(400, "bad_request", e.what());
+            }
+            throw;
+        }
     };
 #ifdef STEADYLOOP_TEST_JOBS
     // Fault injection for the test suite; not compiled into release builds.
