@@ -133,6 +133,30 @@ void pool_noop_roundtrip(benchmark::State& state)
 }
 BENCHMARK(pool_noop_roundtrip)->Name("pool/noop_roundtrip")->Arg(1)->Arg(2)->UseRealTime();
 
+// Moving bytes: `size` bytes to a worker and the same bytes back (the test build's echo
+// job), one at a time. Compare with the time of the work itself (a resize, a hash).
+void pool_echo_roundtrip(benchmark::State& state)
+{
+    pool_fixture f(1);
+    std::string payload(static_cast<std::size_t>(state.range(0)), 'x');
+    std::vector<double> us;
+    asio::co_spawn(f.ioc, [&]() -> asio::awaitable<void> {
+        for (auto _ : state) {
+            auto t0 = clock_type::now();
+            pools::worker_job job{"echo", {}, {reinterpret_cast<std::byte const*>(payload.data()), payload.size()}};
+            auto out = co_await f.pool->run(std::move(job));
+            benchmark::DoNotOptimize(out.data.data());
+            us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+        }
+        f.ioc.stop();
+    }, asio::detached);
+    f.ioc.restart();
+    f.ioc.run_for(std::chrono::minutes(5));
+    percentiles(state, us);
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
+}
+BENCHMARK(pool_echo_roundtrip)->Name("pool/echo_roundtrip")->Arg(1 << 20)->Arg(5 << 20)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 // Runs `total` jobs made by `make_job` through `inflight` concurrent submitters, on the
 // fixture's loop, and returns when all are done.
 template <class MakeJob>
