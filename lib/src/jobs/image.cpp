@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <memory>
+#include <optional>
+#include <utility>
 
 namespace steadyloop::jobs {
 
@@ -25,10 +29,36 @@ constexpr std::array<format_names, 4> formats{{
 }};
 
 // Loader options for every decode. fail_on=error also stops on truncation (each level
-// implies the ones before it); =warning would refuse photos with a harmless libjpeg or
-// libpng warning. Passed as an option string because vips_thumbnail_buffer 8.14 accepts
-// its own fail_on argument but never hands it to the loader (libvips issue #5195).
-constexpr char const* load_options = "fail_on=error";
+// implies the ones before it). JPEG needs fail_on=warning: libjpeg only *warns* about a
+// scan that ends early ("premature end of data segment") and fills the missing rows with
+// grey, which would be a half-grey 200. PNG, WebP and GIF report such damage as errors,
+// and =warning would refuse PNGs over harmless libpng warnings. Passed as an option
+// string because vips_thumbnail_buffer 8.14 accepts its own fail_on argument but never
+// hands it to the loader (libvips issue #5195).
+char const* load_options(image_format format)
+{
+    return format == image_format::jpeg ? "fail_on=warning" : "fail_on=error";
+}
+
+// A WebP's canvas size, read from its first chunk: libvips' WebP header read allocates a
+// canvas-sized buffer, so a 100-byte file claiming 16383x16383 must be refused before
+// libvips sees it. nullopt when the bytes are not a WebP header this parser knows.
+std::optional<std::pair<std::uint32_t, std::uint32_t>> webp_canvas(std::span<std::byte const> in)
+{
+    auto u8 = [&](std::size_t i) { return static_cast<std::uint32_t>(in[i]); };
+    auto is = [&](std::size_t at, char const* tag) { return std::memcmp(in.data() + at, tag, 4) == 0; };
+    if (in.size() < 30 || !is(0, "RIFF") || !is(8, "WEBP"))
+        return std::nullopt;
+    if (is(12, "VP8X"))  // extended: 24-bit canvas width-1 and height-1
+        return std::pair{1 + (u8(24) | u8(25) << 8 | u8(26) << 16), 1 + (u8(27) | u8(28) << 8 | u8(29) << 16)};
+    if (is(12, "VP8L") && u8(20) == 0x2f) {  // lossless: 14-bit width-1, height-1
+        std::uint32_t bits = u8(21) | u8(22) << 8 | u8(23) << 16 | u8(24) << 24;
+        return std::pair{1 + (bits & 0x3fff), 1 + ((bits >> 14) & 0x3fff)};
+    }
+    if (is(12, "VP8 ") && u8(23) == 0x9d && u8(24) == 0x01 && u8(25) == 0x2a)  // lossy key frame
+        return std::pair{(u8(26) | u8(27) << 8) & 0x3fff, (u8(28) | u8(29) << 8) & 0x3fff};
+    return std::nullopt;
+}
 
 // Longest side accepted in a header: libvips' own coordinate limit. The pixel count is
 // checked separately; this keeps the arithmetic below far from overflow.
@@ -123,10 +153,16 @@ std::pair<double, double> planned_size(int in_width, int in_height, bool swap, r
 // The header alone (sequential access decodes nothing yet): refuse what is too large
 // before libvips allocates anything for its pixels. Says whether the image embeds an ICC
 // profile.
-bool check_header(std::span<std::byte const> input, resize_request const& req)
+bool check_header(std::span<std::byte const> input, image_format format, resize_request const& req)
 {
     using enum image_error::kind;
-    image_ptr header(vips_image_new_from_buffer(input.data(), input.size(), load_options, "access",
+    if (format == image_format::webp) {
+        if (auto canvas = webp_canvas(input);
+            canvas && std::uint64_t{canvas->first} * canvas->second > req.max_pixels)
+            fail(too_large, std::to_string(canvas->first) + "x" + std::to_string(canvas->second) + " is more than " +
+                                std::to_string(req.max_pixels) + " pixels");
+    }
+    image_ptr header(vips_image_new_from_buffer(input.data(), input.size(), load_options(format), "access",
                                                 VIPS_ACCESS_SEQUENTIAL, nullptr));
     if (!header)
         fail_from_vips(corrupt, "unreadable image header");
@@ -152,7 +188,8 @@ bool check_header(std::span<std::byte const> input, resize_request const& req)
     return vips_image_get_typeof(header.get(), VIPS_META_ICC_NAME) != 0;
 }
 
-image_ptr thumbnail(std::span<std::byte const> input, resize_request const& req, bool has_profile)
+image_ptr thumbnail(std::span<std::byte const> input, image_format format, resize_request const& req,
+                    bool has_profile)
 {
     // A missing side is unconstrained. VIPS_SIZE_BOTH (the default) lets a small image grow
     // to the requested size, as a client asking for width=800 expects.
@@ -170,7 +207,7 @@ image_ptr thumbnail(std::span<std::byte const> input, resize_request const& req,
 
     VipsImage* out = nullptr;
     int const status = vips_thumbnail_buffer(data, input.size(), &out, width, "height", height, "option_string",
-                                             load_options, "crop", crop, "size", size, "export_profile",
+                                             load_options(format), "crop", crop, "size", size, "export_profile",
                                              export_profile, nullptr);
     image_ptr image(out);
     if (status != 0 || !image)
@@ -364,9 +401,9 @@ resize_result resize_image(std::span<std::byte const> input, resize_request cons
     auto const input_format = sniff(input);
     if (!input_format)
         throw image_error(image_error::kind::unsupported, "not a JPEG, PNG, WebP or GIF image");
-    bool const has_profile = check_header(input, req);
+    bool const has_profile = check_header(input, *input_format, req);
 
-    image_ptr image = thumbnail(input, req, has_profile);
+    image_ptr image = thumbnail(input, *input_format, req, has_profile);
     int const width = vips_image_get_width(image.get());
     int const height = vips_image_get_height(image.get());
     if (std::uint64_t{static_cast<unsigned>(width)} * static_cast<unsigned>(height) > req.max_pixels)
