@@ -8,8 +8,10 @@
 #include "steadyloop/loop/lag_monitor.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
 #include "steadyloop/pools/worker_pool.hpp"
+#include "steadyloop/store/database.hpp"
 
 #include <chrono>
+#include <string>
 
 namespace steadyloop::service {
 
@@ -18,6 +20,8 @@ struct app {
     pools::blocking_pool& blocking;
     pools::worker_pool& workers;
     loop::lag_monitor& lag;
+    store::database& db;
+    std::string dummy_hash = {};  // for logins of unknown users: same cost as a real verification
     http::server* server = nullptr;  // set once the server exists
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
@@ -28,6 +32,9 @@ void add_loop_routes(http::router& r, app& a);
 void add_demo_routes(http::router& r, app& a);
 void add_hash_routes(http::router& r, app& a);
 void add_image_routes(http::router& r, app& a);
+void add_kv_routes(http::router& r, app& a);
+void add_user_routes(http::router& r, app& a);
+void add_legacy_routes(http::router& r, app& a);
 void add_test_routes(http::router& r, app& a);  // fault-injection jobs; test builds only
 
 // The worker process: `steadyloop __worker --parent-pid P --memory-mb M`.

@@ -40,6 +40,7 @@ std::variant<config, int> parse_config(int argc, char const* const* argv)
         return ec ? "not an IP address: " + s : std::string{};
     });
     opt("--port", cfg.port, "TCP port; 0 picks a free one and prints it")->check(CLI::Range(0, 65535));
+    opt("--db", cfg.db, "SQLite database file (its folder is created); :memory: for a database in memory");
     opt("--max-connections", cfg.max_connections, "open connections at most")->check(CLI::Range(1, 1000000));
     opt("--blocking-threads", cfg.blocking_threads, "threads in the blocking pool")->check(CLI::Range(1, 1024));
     opt("--blocking-queue", cfg.blocking_queue, "jobs that may wait for a blocking-pool thread")

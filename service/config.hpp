@@ -12,6 +12,7 @@ namespace steadyloop::service {
 struct config {
     std::string address = "0.0.0.0";
     std::uint16_t port = 8080;
+    std::string db = "./data/steadyloop.db";
     std::size_t max_connections = 10000;
     std::size_t blocking_threads = 8;
     std::size_t blocking_queue = 256;

@@ -9,6 +9,8 @@
 #include "steadyloop/pools/blocking_pool.hpp"
 #include "steadyloop/pools/cpu_quota.hpp"
 #include "steadyloop/pools/worker_pool.hpp"
+#include "steadyloop/store/database.hpp"
+#include "steadyloop/store/errors.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +23,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <future>
 #include <string_view>
 #include <cstdlib>
 #include <cstdio>
@@ -93,6 +96,19 @@ int main(int argc, char** argv)
     loop::bind_loop(ioc);
 
     pools::blocking_pool blocking(cfg.blocking_threads, cfg.blocking_queue);
+
+    // The database is opened and migrated before the loop runs, on a thread of its own
+    // (never the loop's). A file that is not a database, a newer schema or a folder that
+    // cannot be written stops the start with one line and exit code 2.
+    std::unique_ptr<store::database> db;
+    try {
+        db = std::async(std::launch::async, [&] { return store::database::blocking_open(cfg.db); }).get();
+    } catch (store::open_error const& e) {
+        std::fprintf(stderr, "steadyloop: %s\n", e.what());
+        log->critical("{}", e.what());
+        obs::shutdown_logging();
+        return 2;
+    }
     loop::lag_monitor lag(ioc);
 
     // Workers first: they are forked before the listener opens (by posix_spawn, so no
@@ -113,11 +129,14 @@ int main(int argc, char** argv)
     }
 
     http::router routes;
-    service::app app{cfg, blocking, workers, lag};
+    service::app app{cfg, blocking, workers, lag, *db};
     service::add_health_routes(routes, app);
     service::add_loop_routes(routes, app);
     service::add_hash_routes(routes, app);
     service::add_image_routes(routes, app);
+    service::add_kv_routes(routes, app);
+    service::add_user_routes(routes, app);
+    service::add_legacy_routes(routes, app);
     if (cfg.demo == "on")
         service::add_demo_routes(routes, app);
     service::add_test_routes(routes, app);

@@ -107,6 +107,7 @@ struct pool_fixture {
         asio::co_spawn(ioc, pool->stop(std::chrono::milliseconds(1000)), asio::detached);
         ioc.restart();
         ioc.run_for(std::chrono::seconds(5));
+        loop::unbind_loop(ioc);
     }
     asio::io_context ioc{1};
     std::unique_ptr<pools::worker_pool> pool;

@@ -38,6 +38,7 @@ auto run_async(boost::asio::io_context& ioc, Awaitable aw, std::chrono::millisec
     }
     ioc.restart();
     ioc.run_for(deadline);
+    loop::unbind_loop(ioc);  // the caller's io_context will not outlive the test
     if (!done)
         throw std::runtime_error("coroutine did not finish before its deadline");
     if (error)

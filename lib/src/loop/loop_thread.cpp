@@ -11,6 +11,12 @@ std::atomic<boost::asio::io_context*> the_loop{nullptr};
 
 void bind_loop(boost::asio::io_context& ioc) noexcept { the_loop.store(&ioc); }
 
+void unbind_loop(boost::asio::io_context& ioc) noexcept
+{
+    auto* expected = &ioc;
+    the_loop.compare_exchange_strong(expected, nullptr);
+}
+
 bool on_loop() noexcept
 {
     auto* ioc = the_loop.load();

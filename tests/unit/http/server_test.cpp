@@ -53,6 +53,7 @@ public:
             server_->close_all();
         });
         thread_.join();
+        loop::unbind_loop(ioc_);
     }
 
     unsigned short port() const { return port_; }

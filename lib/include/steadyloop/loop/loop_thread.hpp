@@ -7,6 +7,8 @@ namespace steadyloop::loop {
 
 // Registers the io_context whose run() thread is "the loop". Call once, before run().
 void bind_loop(boost::asio::io_context& ioc) noexcept;
+// Forgets `ioc` if it is the one registered (before it is destroyed: tests make many).
+void unbind_loop(boost::asio::io_context& ioc) noexcept;
 
 // True when the caller is running inside the loop's io_context::run().
 bool on_loop() noexcept;

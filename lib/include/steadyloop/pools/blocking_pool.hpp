@@ -42,7 +42,9 @@ public:
     blocking_pool(blocking_pool const&) = delete;
     blocking_pool& operator=(blocking_pool const&) = delete;
 
-    // Runs fn on a pool thread. Must be awaited on the loop. Throws pool_full at once
+    // Runs fn on a pool thread. Must be awaited on the loop. With g++ 12, pass a named
+    // callable when it owns resources (captures a std::string by value, say): g++ 12
+    // destroys such a temporary in a co_await expression twice. Throws pool_full at once
     // when threads + queue jobs are already admitted, job_cancelled when `token` was
     // cancelled before the job left the queue.
     template <class F>

@@ -1,0 +1,112 @@
+// POST /users, GET /users/{username}, POST /login: the password is hashed and verified in
+// the worker pool, the rows are read and written in the blocking pool.
+#include "../app.hpp"
+
+#include "steadyloop/http/json_body.hpp"
+#include "steadyloop/store/database.hpp"
+
+#include <boost/json/object.hpp>
+
+namespace steadyloop::service {
+
+using boost::asio::awaitable;
+using http::context;
+using http::request;
+using http::response;
+using http::status;
+using http::verb;
+
+namespace {
+
+constexpr std::size_t json_body_limit = 16 * 1024;
+
+bool valid_username(std::string_view name)
+{
+    if (name.size() < 3 || name.size() > 64)
+        return false;
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                  c == '.' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+boost::json::object user_json(store::user const& u)
+{
+    return {{"id", u.id}, {"username", u.username}, {"created_at", u.created_at}};
+}
+
+http::http_error invalid_credentials()
+{
+    return http::http_error(status::unauthorized, "invalid_credentials", "the username or the password is wrong");
+}
+
+}  // namespace
+
+void add_user_routes(http::router& r, app& a)
+{
+    auto argon2 = [&a] {
+        return boost::json::object{{"m", a.cfg.argon2_memory_kib}, {"t", a.cfg.argon2_iterations}};
+    };
+
+    // POST /users {"username","password"} → 201, or 409 username_taken.
+    r.add(verb::post, "/users", [&a, argon2](request& req, context& ctx) -> awaitable<response> {
+        auto body = http::json_body(req);
+        auto username = http::string_field(body, "username", 3, 64);
+        if (!valid_username(username))
+            throw http::bad_request("field 'username' must be 3 to 64 of A-Z a-z 0-9 _ . -");
+        auto params = argon2();
+        params["password"] = http::string_field(body, "password", 1, 1024);
+        pools::worker_job job{"password_hash", std::move(params), {}};
+        auto hashed = co_await ctx.workers.run(std::move(job));
+        std::string hash(hashed.meta.at("hash").as_string());
+        // The UNIQUE constraint decides races: of two registrations, exactly one wins.
+        auto created = co_await ctx.blocking.run(
+            [&db = a.db, &username, &hash] { return db.blocking_create_user(username, hash); });
+        if (!created)
+            throw http::http_error(status::conflict, "username_taken", "that username is already registered");
+        co_return http::json(status::created, user_json(*created));
+    }, http::route_options{.body_limit = json_body_limit});
+
+    // GET /users/{username} → the user, never the hash.
+    r.add(verb::get, "/users/{username}", [&a](request&, context& ctx) -> awaitable<response> {
+        std::string username = ctx.path_param("username");
+        if (!valid_username(username))
+            throw http::http_error(status::not_found, "not_found", "no such user");
+        auto found = co_await ctx.blocking.run([&db = a.db, &username] { return db.blocking_find_user(username); });
+        if (!found)
+            throw http::http_error(status::not_found, "not_found", "no such user");
+        co_return http::json(status::ok, user_json(*found));
+    });
+
+    // POST /login {"username","password"} → 200 {"ok":true,"id"} or 401. An unknown user
+    // costs one verification too (against a dummy hash of the same parameters), so neither
+    // the answer nor its timing tells which usernames exist.
+    r.add(verb::post, "/login", [&a, argon2](request& req, context& ctx) -> awaitable<response> {
+        auto body = http::json_body(req);
+        auto username = http::string_field(body, "username", 1, 1024);
+        auto password = http::string_field(body, "password", 1, 1024);
+        std::optional<std::pair<store::user, std::string>> found;
+        if (valid_username(username))
+            found = co_await ctx.blocking.run([&db = a.db, &username] { return db.blocking_find_login(username); });
+        if (!found && a.dummy_hash.empty()) {
+            auto params = argon2();
+            params["password"] = "steadyloop dummy password";
+            pools::worker_job job{"password_hash", std::move(params), {}};
+            auto dummy = co_await ctx.workers.run(std::move(job));
+            a.dummy_hash = std::string(dummy.meta.at("hash").as_string());
+        }
+        auto params = argon2();
+        params["password"] = std::move(password);
+        params["hash"] = found ? found->second : a.dummy_hash;
+        pools::worker_job job{"password_verify", std::move(params), {}};
+        auto verdict = co_await ctx.workers.run(std::move(job));
+        if (!found || !verdict.meta.at("valid").as_bool())
+            throw invalid_credentials();
+        co_return http::json(status::ok, boost::json::object{{"ok", true}, {"id", found->first.id}});
+    }, http::route_options{.body_limit = json_body_limit});
+}
+
+}  // namespace steadyloop::service
