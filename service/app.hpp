@@ -35,6 +35,9 @@ void add_image_routes(http::router& r, app& a);
 void add_kv_routes(http::router& r, app& a);
 void add_user_routes(http::router& r, app& a);
 void add_legacy_routes(http::router& r, app& a);
+
+// The hash that logins of unknown users verify against, made by the first such login.
+boost::asio::awaitable<void> prepare_dummy_hash(app& a, http::worker_door workers);
 void add_test_routes(http::router& r, app& a);  // fault-injection jobs; test builds only
 
 // The worker process: `steadyloop __worker --parent-pid P --memory-mb M`.

@@ -103,6 +103,7 @@ void add_kv_routes(http::router& r, app& a)
         response res;
         if (none_match(req[http::bhttp::field::if_none_match], tag)) {
             res = response{status::not_modified, 11};
+            res.content_length(entry->value.size());  // the length a 200 would have
         } else {
             res = http::text(status::ok, std::move(entry->value), entry->content_type);
         }

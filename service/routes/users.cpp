@@ -45,6 +45,16 @@ http::http_error invalid_credentials()
 
 }  // namespace
 
+awaitable<void> prepare_dummy_hash(app& a, http::worker_door workers)
+{
+    boost::json::object params{{"m", a.cfg.argon2_memory_kib},
+                               {"t", a.cfg.argon2_iterations},
+                               {"password", "steadyloop dummy password"}};
+    pools::worker_job job{"password_hash", std::move(params), {}};
+    auto dummy = co_await workers.run(std::move(job));
+    a.dummy_hash = std::string(dummy.meta.at("hash").as_string());
+}
+
 void add_user_routes(http::router& r, app& a)
 {
     auto argon2 = [&a] {
@@ -91,13 +101,8 @@ void add_user_routes(http::router& r, app& a)
         std::optional<std::pair<store::user, std::string>> found;
         if (valid_username(username))
             found = co_await ctx.blocking.run([&db = a.db, &username] { return db.blocking_find_login(username); });
-        if (!found && a.dummy_hash.empty()) {
-            auto params = argon2();
-            params["password"] = "steadyloop dummy password";
-            pools::worker_job job{"password_hash", std::move(params), {}};
-            auto dummy = co_await ctx.workers.run(std::move(job));
-            a.dummy_hash = std::string(dummy.meta.at("hash").as_string());
-        }
+        if (!found && a.dummy_hash.empty())
+            co_await prepare_dummy_hash(a, ctx.workers);
         auto params = argon2();
         params["password"] = std::move(password);
         params["hash"] = found ? found->second : a.dummy_hash;

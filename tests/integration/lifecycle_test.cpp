@@ -94,7 +94,7 @@ TEST(config, prefers_a_flag_to_its_environment_variable)
 TEST(config, fails_to_start_when_the_port_is_taken)
 {
     server_process first;
-    auto r = run_binary({"--port", std::to_string(first.port()), "--address", "127.0.0.1"});
+    auto r = run_binary({"--port", std::to_string(first.port()), "--address", "127.0.0.1", "--db", ":memory:"});
     EXPECT_FALSE(r.timed_out) << "a second server on a taken port kept running";
     EXPECT_NE(r.status.code, 0) << r.output;
     EXPECT_NE(r.output.find("cannot listen"), std::string::npos) << r.output;

@@ -207,7 +207,10 @@ void server::finish(response& res, unsigned version, std::string const& request_
     res.set(bhttp::field::date, http_date());
     res.set("X-Request-Id", request_id);
     res.keep_alive(keep_alive);
-    if (head) {
+    if (res.result() == status::not_modified) {
+        // No body, and the Content-Length the handler gave: that of the 200 (RFC 9110 8.6).
+        res.body().clear();
+    } else if (head) {
         // HEAD: the headers GET would send, Content-Length included, and no body.
         auto n = res.body().size();
         res.body().clear();

@@ -139,6 +139,19 @@ std::optional<unsigned short> find_listening_port(std::string const& text, pid_t
     return std::nullopt;
 }
 
+// True when the arguments ("--db x" or "--db=x") or the added environment (STEADYLOOP_DB)
+// choose the database.
+bool names_database(std::vector<std::string> const& args, env_vars const& env)
+{
+    for (auto const& a : args)
+        if (a == "--db" || a.starts_with("--db="))
+            return true;
+    for (auto const& [name, value] : env)
+        if (name == "STEADYLOOP_DB")
+            return true;
+    return false;
+}
+
 }  // namespace
 
 std::ostream& operator<<(std::ostream& os, exit_status const& s)
@@ -153,6 +166,10 @@ server_process::server_process(std::vector<std::string> args, env_vars env, std:
     auto [path, fd] = make_log_file();
     log_path_ = path;
     std::vector<std::string> full{"--port", "0", "--address", "127.0.0.1"};
+    // Tests never share the default ./data/steadyloop.db: each server gets a database of
+    // its own in memory unless the test chose one (by flag or by STEADYLOOP_DB).
+    if (!names_database(args, env))
+        full.insert(full.end(), {"--db", ":memory:"});
     full.insert(full.end(), args.begin(), args.end());
     try {
         pid_ = spawn(full, env, fd);

@@ -27,8 +27,10 @@ std::ostream& operator<<(std::ostream& os, exit_status const& s);
 
 class server_process {
 public:
-    // Starts `steadyloop --port 0 --address 127.0.0.1 <args>` with `env` added to the
-    // environment (STEADYLOOP_* variables of the test's own environment are removed).
+    // Starts `steadyloop --port 0 --address 127.0.0.1 [--db :memory:] <args>` with `env`
+    // added to the environment (STEADYLOOP_* variables of the test's own environment are
+    // removed). `--db :memory:` is added unless `args` contain --db or `env` STEADYLOOP_DB,
+    // so that no two tests share a database file.
     // Throws std::runtime_error, with the process output, when no listening line
     // appears within `ready_timeout`.
     explicit server_process(std::vector<std::string> args = {}, env_vars env = {},
