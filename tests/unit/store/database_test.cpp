@@ -1,5 +1,6 @@
 #include "steadyloop/store/database.hpp"
 
+#include "temp_dir.hpp"
 #include "steadyloop/loop/loop_thread.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -23,42 +24,10 @@
 using namespace steadyloop;
 namespace fs = std::filesystem;
 
+using test::temp_dir;
+
 namespace {
 
-// test::run_async binds its own io_context as "the loop" and leaves it bound after it is
-// destroyed; the off-the-loop check of every blocking_* call would then read a dead
-// object. Bind one that lives as long as the process and never runs.
-void bind_an_idle_loop()
-{
-    static auto* idle = new boost::asio::io_context{1};
-    loop::bind_loop(*idle);
-}
-
-// A fresh folder under the system's temporary folder, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir()
-    {
-        std::string pattern = (fs::temp_directory_path() / "steadyloop-store-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr)
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(temp_dir const&) = delete;
-    temp_dir& operator=(temp_dir const&) = delete;
-
-    std::string file(std::string const& name) const { return (path_ / name).string(); }
-    fs::path const& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 std::string read_file(std::string const& path)
 {
@@ -104,16 +73,13 @@ std::string open_failure(std::string const& path)
     return "";
 }
 
-class store_database : public ::testing::Test {
-protected:
-    void SetUp() override { bind_an_idle_loop(); }
-};
+class store_database : public ::testing::Test {};
 
 }  // namespace
 
 TEST_F(store_database, creates_its_folder_and_migrates_a_new_file)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto path = dir.file("data/nested/steadyloop.db");
     auto db = store::database::blocking_open(path);
     EXPECT_TRUE(fs::is_regular_file(path));
@@ -127,7 +93,7 @@ TEST_F(store_database, creates_its_folder_and_migrates_a_new_file)
 
 TEST_F(store_database, migrates_an_empty_file)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto path = dir.file("empty.db");
     write_file(path, "");
     ASSERT_EQ(fs::file_size(path), 0u);
@@ -141,7 +107,7 @@ TEST_F(store_database, migrates_an_empty_file)
 
 TEST_F(store_database, a_file_is_in_wal_mode_and_every_connection_has_the_settings)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto db = store::database::blocking_open(dir.file("wal.db"));
     EXPECT_EQ(pragma_text(db->blocking_connection(), "PRAGMA journal_mode"), "wal");
     // A connection opened later, on another thread, gets the same settings.
@@ -156,7 +122,7 @@ TEST_F(store_database, a_file_is_in_wal_mode_and_every_connection_has_the_settin
 
 TEST_F(store_database, each_thread_has_its_own_connection)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto db = store::database::blocking_open(dir.file("threads.db"));
     store::connection* here = &db->blocking_connection();
     EXPECT_EQ(&db->blocking_connection(), here);
@@ -171,7 +137,7 @@ TEST_F(store_database, each_thread_has_its_own_connection)
 
 TEST_F(store_database, reopening_keeps_the_data)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto path = dir.file("keep.db");
     {
         auto db = store::database::blocking_open(path);
@@ -192,7 +158,7 @@ TEST_F(store_database, reopening_keeps_the_data)
 
 TEST_F(store_database, refuses_a_file_that_is_not_a_database_and_leaves_it_untouched)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto path = dir.file("garbage.db");
     std::mt19937 rng(42);
     std::string garbage(8192, '\0');
@@ -210,7 +176,7 @@ TEST_F(store_database, refuses_a_file_that_is_not_a_database_and_leaves_it_untou
 
 TEST_F(store_database, refuses_a_short_text_file)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto path = dir.file("notes.txt");
     write_file(path, "these are my notes, not a database\n");
     EXPECT_EQ(open_failure(path), path + ": not an SQLite database");
@@ -219,7 +185,7 @@ TEST_F(store_database, refuses_a_short_text_file)
 
 TEST_F(store_database, refuses_a_newer_schema)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto path = dir.file("future.db");
     store::database::blocking_open(path)->blocking_connection().exec("PRAGMA user_version = 99");
     auto message = open_failure(path);
@@ -232,7 +198,7 @@ TEST_F(store_database, refuses_a_newer_schema)
 TEST_F(store_database, refuses_a_folder_that_cannot_be_created)
 {
     // A path below a regular file can never be created, whoever runs the test (root too).
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto blocker = dir.file("plain-file");
     write_file(blocker, "x");
     auto path = blocker + "/sub/steadyloop.db";
@@ -245,7 +211,7 @@ TEST_F(store_database, refuses_a_folder_that_cannot_be_written)
 {
     if (::geteuid() == 0)
         GTEST_SKIP() << "root writes into any folder";
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto locked = dir.path() / "locked";
     fs::create_directory(locked);
     fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
@@ -267,7 +233,7 @@ TEST_F(store_database, refuses_a_read_only_file)
 {
     if (::geteuid() == 0)
         GTEST_SKIP() << "root writes into any file";
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto path = dir.file("readonly.db");
     store::database::blocking_open(path);
     fs::permissions(path, fs::perms::owner_read);
@@ -276,7 +242,7 @@ TEST_F(store_database, refuses_a_read_only_file)
 
 TEST_F(store_database, refuses_a_folder_as_the_file)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     auto message = open_failure(dir.path().string());
     EXPECT_EQ(message.rfind(dir.path().string() + ": ", 0), 0u) << message;
 }
@@ -289,7 +255,7 @@ TEST_F(store_database, refuses_an_empty_path)
 TEST_F(store_database, a_path_starting_with_file_colon_is_a_path)
 {
     // SQLite would read it as a URI opening "odd.db" read-only.
-    temp_dir dir;
+    temp_dir dir{"steadyloop-store"};
     struct back_to {
         fs::path cwd;
         ~back_to() { fs::current_path(cwd); }
@@ -336,7 +302,6 @@ TEST_F(store_database, memory_lives_as_long_as_the_database)
 TEST(store_database_death, a_blocking_call_on_the_loop_aborts)
 {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    bind_an_idle_loop();
     auto db = store::database::blocking_open(":memory:");
     EXPECT_DEATH(
         {

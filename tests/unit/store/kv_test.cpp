@@ -1,9 +1,8 @@
 // Key-value functions of store::database, against a real temporary database file.
 #include "steadyloop/store/database.hpp"
 
-#include "steadyloop/loop/loop_thread.hpp"
+#include "temp_dir.hpp"
 
-#include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
 
@@ -24,32 +23,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// test::run_async binds its own io_context as "the loop" and leaves it bound after it is
-// destroyed; the off-the-loop check of every blocking_* call would then read a dead
-// object. Bind one that lives as long as the process and never runs.
-void bind_an_idle_loop()
-{
-    static auto* idle = new boost::asio::io_context{1};
-    loop::bind_loop(*idle);
-}
-
 // A database file in a fresh temporary folder, removed afterwards.
 class kv_store : public ::testing::Test {
 protected:
     kv_store()
     {
-        bind_an_idle_loop();
-        std::string pattern = (fs::temp_directory_path() / "steadyloop-kv-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr)
-            throw std::runtime_error("mkdtemp failed");
-        dir_ = pattern;
-        db_ = store::database::blocking_open((dir_ / "kv.db").string());
+        db_ = store::database::blocking_open(dir_.file("kv.db"));
     }
     ~kv_store() override
     {
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
+        db_.reset();  // before its folder goes
     }
 
     // Every key, page by page.
@@ -73,7 +56,7 @@ protected:
             db_->blocking_put(k, "v", "text/plain");
     }
 
-    fs::path dir_;
+    test::temp_dir dir_{"steadyloop-kv"};
     std::unique_ptr<store::database> db_;
 };
 
@@ -339,7 +322,6 @@ TEST_F(kv_store, concurrent_writes_to_one_key_count_every_version)
 
 TEST(kv_store_memory, concurrent_puts_from_eight_threads_are_all_kept)
 {
-    bind_an_idle_loop();
     auto db = store::database::blocking_open(":memory:");
     std::vector<std::thread> writers;
     for (int t = 0; t < 8; ++t)

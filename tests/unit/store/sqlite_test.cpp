@@ -1,10 +1,9 @@
 // The RAII layer over SQLite: statement cache, transactions, error mapping.
 #include "steadyloop/store/sqlite.hpp"
 
-#include "steadyloop/loop/loop_thread.hpp"
+#include "temp_dir.hpp"
 #include "steadyloop/store/database.hpp"
 
-#include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
 
@@ -20,36 +19,10 @@ using namespace steadyloop;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using test::temp_dir;
+
 namespace {
 
-// test::run_async binds its own io_context as "the loop" and leaves it bound after it is
-// destroyed; the off-the-loop check of every blocking_* call would then read a dead
-// object. Bind one that lives as long as the process and never runs.
-void bind_an_idle_loop()
-{
-    static auto* idle = new boost::asio::io_context{1};
-    loop::bind_loop(*idle);
-}
-
-class temp_dir {
-public:
-    temp_dir()
-    {
-        std::string pattern = (fs::temp_directory_path() / "steadyloop-sqlite-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr)
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string file(std::string const& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
-};
 
 constexpr int open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
@@ -66,10 +39,7 @@ E thrown_by(int rc)
     throw std::logic_error("unreachable");
 }
 
-class store_sqlite : public ::testing::Test {
-protected:
-    void SetUp() override { bind_an_idle_loop(); }
-};
+class store_sqlite : public ::testing::Test {};
 
 }  // namespace
 
@@ -178,7 +148,7 @@ TEST_F(store_sqlite, sql_errors_carry_sqlites_message)
 
 TEST_F(store_sqlite, a_writer_waits_then_reports_busy)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-sqlite"};
     auto path = dir.file("busy.db");
     auto holder = store::database::blocking_open(path);
     auto waiter = store::database::blocking_open(path, store::open_options{.busy_timeout = 100ms});
@@ -194,7 +164,7 @@ TEST_F(store_sqlite, a_writer_waits_then_reports_busy)
 
 TEST_F(store_sqlite, a_full_database_reports_storage_full_and_keeps_its_data)
 {
-    temp_dir dir;
+    temp_dir dir{"steadyloop-sqlite"};
     auto db = store::database::blocking_open(dir.file("full.db"));
     db->blocking_put("small", "kept", "text/plain");
     // Cap the file at its current size, for this connection: a disk that is full.

@@ -1,9 +1,8 @@
 // User functions of store::database, against a real temporary database file.
 #include "steadyloop/store/database.hpp"
 
-#include "steadyloop/loop/loop_thread.hpp"
+#include "temp_dir.hpp"
 
-#include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
 
@@ -25,34 +24,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// test::run_async binds its own io_context as "the loop" and leaves it bound after it is
-// destroyed; the off-the-loop check of every blocking_* call would then read a dead
-// object. Bind one that lives as long as the process and never runs.
-void bind_an_idle_loop()
-{
-    static auto* idle = new boost::asio::io_context{1};
-    loop::bind_loop(*idle);
-}
-
 class users : public ::testing::Test {
 protected:
     users()
     {
-        bind_an_idle_loop();
-        std::string pattern = (fs::temp_directory_path() / "steadyloop-users-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr)
-            throw std::runtime_error("mkdtemp failed");
-        dir_ = pattern;
-        db_ = store::database::blocking_open((dir_ / "users.db").string());
+        db_ = store::database::blocking_open(dir_.file("users.db"));
     }
     ~users() override
     {
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
+        db_.reset();  // before its folder goes
     }
 
-    fs::path dir_;
+    test::temp_dir dir_{"steadyloop-users"};
     std::unique_ptr<store::database> db_;
 };
 
