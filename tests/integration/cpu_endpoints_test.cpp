@@ -24,22 +24,6 @@ double pool_field(unsigned short port, std::string_view field)
     return number_at(loop_snapshot(port), "worker_pool/" + std::string(field));
 }
 
-bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
-
-// True when the problem's detail has `param` as a whole word (no std::regex: GCC 12 warns
-// inside <regex> in sanitizer builds).
-bool names(reply const& r, std::string const& param)
-{
-    std::string const detail(r.json().at("detail").as_string());
-    for (auto at = detail.find(param); at != std::string::npos; at = detail.find(param, at + 1)) {
-        bool const starts = at == 0 || !is_word_char(detail[at - 1]);
-        bool const ends = at + param.size() == detail.size() || !is_word_char(detail[at + param.size()]);
-        if (starts && ends)
-            return true;
-    }
-    return false;
-}
-
 // Unpadded standard base64 of exactly `chars` characters.
 bool is_base64(std::string_view s, std::size_t chars)
 {

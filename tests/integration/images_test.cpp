@@ -155,21 +155,6 @@ reply resize(unsigned short port, std::string const& query, std::string_view bod
     return c.request(make_request("POST", "/images/resize?" + query, extra, body), false, timeout);
 }
 
-bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
-
-// True when the problem's detail names `param` as a whole word.
-bool names(reply const& r, std::string const& param)
-{
-    std::string const detail(r.json().at("detail").as_string());
-    for (auto at = detail.find(param); at != std::string::npos; at = detail.find(param, at + 1)) {
-        bool const starts = at == 0 || !is_word_char(detail[at - 1]);
-        bool const ends = at + param.size() == detail.size() || !is_word_char(detail[at + param.size()]);
-        if (starts && ends)
-            return true;
-    }
-    return false;
-}
-
 struct format_case {
     char const* api;  // the format= value
     char const* content_type;

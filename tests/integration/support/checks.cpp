@@ -1,5 +1,7 @@
 #include "checks.hpp"
 
+#include <cctype>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -110,6 +112,23 @@ double number_at(boost::json::object const& o, std::string_view path)
         path.remove_prefix(slash + 1);
     }
     return v->to_number<double>();
+}
+
+namespace {
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+}  // namespace
+
+// No std::regex here: g++ 12 warns inside <regex> in sanitizer builds.
+bool names(reply const& r, std::string const& param)
+{
+    std::string const detail(r.json().at("detail").as_string());
+    for (auto at = detail.find(param); at != std::string::npos; at = detail.find(param, at + 1)) {
+        bool const starts = at == 0 || !is_word_char(detail[at - 1]);
+        bool const ends = at + param.size() == detail.size() || !is_word_char(detail[at + param.size()]);
+        if (starts && ends)
+            return true;
+    }
+    return false;
 }
 
 }  // namespace itest

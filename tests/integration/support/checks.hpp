@@ -26,6 +26,9 @@ namespace itest {
 // True when `id` is 1–128 characters of [A-Za-z0-9._-].
 bool valid_request_id(std::string_view id);
 
+// True when a problem document's detail names `param` as a whole word.
+bool names(reply const& r, std::string const& param);
+
 // GET /loop on a fresh connection, as JSON.
 boost::json::object loop_snapshot(unsigned short port);
 
