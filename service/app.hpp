@@ -35,6 +35,7 @@ void add_image_routes(http::router& r, app& a);
 void add_kv_routes(http::router& r, app& a);
 void add_user_routes(http::router& r, app& a);
 void add_legacy_routes(http::router& r, app& a);
+void add_dashboard_routes(http::router& r, app& a);  // GET /: the embedded dashboard page
 
 // The hash that logins of unknown users verify against, made by the first such login.
 boost::asio::awaitable<void> prepare_dummy_hash(app& a, http::worker_door workers);

@@ -137,6 +137,7 @@ int main(int argc, char** argv)
     service::add_kv_routes(routes, app);
     service::add_user_routes(routes, app);
     service::add_legacy_routes(routes, app);
+    service::add_dashboard_routes(routes, app);
     if (cfg.demo == "on")
         service::add_demo_routes(routes, app);
     service::add_test_routes(routes, app);
