@@ -26,7 +26,8 @@ runtime_pkgs=(
 )
 
 # Tools the test and load suites use besides the build.
-test_pkgs=(curl wrk)
+# chromium (headless) loads the dashboard page in its browser test; it needs a font to draw text.
+test_pkgs=(curl wrk chromium fonts-dejavu-core)
 
 mode=all
 if [[ "${1:-}" == "--print" ]]; then
