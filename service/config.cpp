@@ -64,6 +64,9 @@ std::variant<config, int> parse_config(int argc, char const* const* argv)
         ->check(CLI::Range(8, 1 << 20));
     opt("--argon2-iterations", cfg.argon2_iterations, "Argon2id time cost of new password hashes")
         ->check(CLI::Range(1, 16));
+    opt("--stall-threshold-ms", cfg.stall_threshold_ms,
+        "the loop not turning for this long is a stall: logged, counted, and its request named")
+        ->check(CLI::Range(10, 600000));
     opt("--demo", cfg.demo, "the /demo endpoints: on or off")->check(CLI::IsMember({"on", "off"}));
     opt("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical or off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

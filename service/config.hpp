@@ -26,6 +26,7 @@ struct config {
     std::uint64_t max_image_pixels = 100'000'000;
     std::uint32_t argon2_memory_kib = 19456;
     std::uint32_t argon2_iterations = 2;
+    std::uint32_t stall_threshold_ms = 100;
     std::string demo = "on";
     std::string log_level = "info";
     std::string log_format = "text";

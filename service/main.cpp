@@ -3,9 +3,12 @@
 #include "config.hpp"
 
 #include "steadyloop/http/server.hpp"
+#include "steadyloop/loop/activity.hpp"
 #include "steadyloop/loop/lag_monitor.hpp"
 #include "steadyloop/loop/loop_thread.hpp"
+#include "steadyloop/loop/watchdog.hpp"
 #include "steadyloop/obs/logging.hpp"
+#include "steadyloop/obs/metrics.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
 #include "steadyloop/pools/cpu_quota.hpp"
 #include "steadyloop/pools/worker_pool.hpp"
@@ -38,7 +41,7 @@ namespace {
 // SIGTERM/SIGINT: readiness turns 503, the listener closes, idle connections close,
 // in-flight requests get until the grace period ends; then whatever is left is closed.
 asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server& server, loop::lag_monitor& lag,
-                                         pools::blocking_pool& blocking, pools::worker_pool& workers,
+                                         loop::watchdog& watchdog, pools::blocking_pool& blocking, pools::worker_pool& workers,
                                          std::chrono::milliseconds grace)
 {
     auto log = obs::logger("main");
@@ -58,6 +61,7 @@ asio::awaitable<void> shutdown_on_signal(asio::signal_set& signals, http::server
         tick.expires_after(10ms);
         co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
     }
+    watchdog.stop();  // before the lag timer stops turning
     lag.stop();
     if (busy()) {
         // Past the grace period: close what is left, and do not wait for work that
@@ -110,6 +114,9 @@ int main(int argc, char** argv)
         return 2;
     }
     loop::lag_monitor lag(ioc);
+    obs::metrics metrics;
+    auto lag_to_metrics = lag.subscribe([&metrics](double lag_ms) { metrics.loop_lag(lag_ms / 1000.0); });
+    loop::activity_board activity;
 
     // Workers first: they are forked before the listener opens (by posix_spawn, so no
     // fork of this multi-threaded process ever goes on running C++).
@@ -129,7 +136,13 @@ int main(int argc, char** argv)
     }
 
     http::router routes;
-    service::app app{cfg, blocking, workers, lag, *db};
+    service::app app{cfg, blocking, workers, lag, *db, metrics};
+    // The stall detector hands each finished stall to the loop, which owns /loop's record.
+    loop::watchdog watchdog(lag, activity, std::chrono::milliseconds(cfg.stall_threshold_ms),
+                            [&ioc, &app](loop::stall s) {
+                                asio::post(ioc, [&app, s = std::move(s)]() mutable { app.last_stall = std::move(s); });
+                            });
+    app.watchdog = &watchdog;
     service::add_health_routes(routes, app);
     service::add_loop_routes(routes, app);
     service::add_hash_routes(routes, app);
@@ -138,6 +151,7 @@ int main(int argc, char** argv)
     service::add_user_routes(routes, app);
     service::add_legacy_routes(routes, app);
     service::add_dashboard_routes(routes, app);
+    service::add_metrics_routes(routes, app);
     if (cfg.demo == "on")
         service::add_demo_routes(routes, app);
     service::add_test_routes(routes, app);
@@ -150,7 +164,7 @@ int main(int argc, char** argv)
     scfg.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
     scfg.body_timeout = std::chrono::milliseconds(cfg.body_timeout_ms);
     scfg.server_header = "steadyloop/" STEADYLOOP_VERSION;
-    http::server server(ioc, scfg, routes, blocking, workers);
+    http::server server(ioc, scfg, routes, blocking, workers, http::server_hooks{&metrics, &activity});
     app.server = &server;
 
     // Signals are caught before anyone can learn the port and send one.
@@ -174,9 +188,10 @@ int main(int argc, char** argv)
               STEADYLOOP_VERSION, bound.address().to_string(), bound.port(), cfg.blocking_threads, cfg.blocking_queue,
               wcfg.workers, wcfg.queue);
 
-    asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, blocking, workers, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
+    asio::co_spawn(ioc, shutdown_on_signal(signals, server, lag, watchdog, blocking, workers, std::chrono::milliseconds(cfg.shutdown_grace_ms)),
                    asio::detached);
     lag.start();
+    watchdog.start();
     server.start();
 
     ioc.run();

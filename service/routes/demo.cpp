@@ -89,10 +89,11 @@ awaitable<response> demo_cpu(request&, context& ctx)
 
 }  // namespace
 
-void add_demo_routes(http::router& r, app&)
+void add_demo_routes(http::router& r, app& a)
 {
     r.add(http::verb::get, "/demo/io", demo_io);
     r.add(http::verb::get, "/demo/cpu", demo_cpu);
+    add_compare_route(r, a);
 }
 
 }  // namespace steadyloop::service

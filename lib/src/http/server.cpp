@@ -2,6 +2,7 @@
 
 #include "steadyloop/http/error.hpp"
 #include "steadyloop/loop/loop_thread.hpp"
+#include "steadyloop/obs/metrics.hpp"
 #include "steadyloop/obs/logging.hpp"
 #include "steadyloop/pools/errors.hpp"
 
@@ -9,9 +10,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -26,6 +30,7 @@
 #include <ctime>
 #include <optional>
 #include <random>
+#include <tuple>
 
 namespace steadyloop::http {
 
@@ -126,14 +131,90 @@ auto log_failure(std::shared_ptr<spdlog::logger> log, char const* what)
 
 }  // namespace
 
+namespace {
+
+// The method as a metric label: the standard methods by name, anything else as one value.
+std::string_view method_label(verb method, std::string_view text)
+{
+    return method == verb::unknown ? std::string_view("OTHER") : text;
+}
+
+constexpr std::string_view no_route = "";
+
+}  // namespace
+
 struct server::connection {
     beast::tcp_stream* stream;
-    bool busy = false;  // from a complete header until its answer is written
+    bool busy = false;       // from a complete header until its answer is written
+    bool streaming = false;  // sending a streaming answer
+    asio::steady_timer* stream_timer = nullptr;  // a stream's wait between pieces
+};
+
+// What a streaming handler writes through: chunked pieces (close-delimited for HTTP/1.0),
+// each with the stream write timeout, ending early on shutdown or a departed client.
+class server::stream_sink final : public event_sink {
+public:
+    stream_sink(server& srv, beast::tcp_stream& stream, bool chunked, pools::cancel_token cancel)
+        : timer(stream.get_executor()), srv_(srv), stream_(stream), chunked_(chunked), cancel_(std::move(cancel))
+    {
+    }
+
+    asio::awaitable<bool> send(std::string_view piece) override
+    {
+        if (!open())
+            co_return false;
+        stream_.expires_after(srv_.cfg_.stream_write_timeout);
+        boost::system::error_code ec;
+        std::size_t n = 0;
+        if (chunked_)
+            std::tie(ec, n) = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(piece)), use_tuple);
+        else
+            std::tie(ec, n) = co_await asio::async_write(stream_, asio::buffer(piece), use_tuple);
+        if (ec) {
+            ended = ec == beast::error::timeout ? "reader too slow" : "client gone";
+            co_return false;
+        }
+        bytes += piece.size();
+        co_return true;
+    }
+
+    asio::awaitable<bool> wait(std::chrono::milliseconds d) override
+    {
+        if (!open())
+            co_return false;
+        timer.expires_after(d);
+        co_await timer.async_wait(use_tuple);
+        co_return open();
+    }
+
+    bool open()
+    {
+        if (ended)
+            return false;
+        if (srv_.draining_)
+            ended = "shutdown";
+        else if (cancel_.cancelled())
+            ended = "client gone";
+        return !ended;
+    }
+
+    beast::tcp_stream* stream() noexcept { return &stream_; }
+
+    asio::steady_timer timer;
+    std::size_t bytes = 0;
+    char const* ended = nullptr;  // why the stream ended early
+
+private:
+    server& srv_;
+    beast::tcp_stream& stream_;
+    bool chunked_;
+    pools::cancel_token cancel_;
 };
 
 server::server(asio::io_context& ioc, server_config cfg, router const& routes, pools::blocking_pool& blocking,
-               pools::worker_pool& workers)
-    : ioc_(ioc), cfg_(std::move(cfg)), routes_(routes), blocking_(blocking), workers_(workers), acceptor_(ioc),
+               pools::worker_pool& workers, server_hooks hooks)
+    : ioc_(ioc), cfg_(std::move(cfg)), routes_(routes), blocking_(blocking), workers_(workers), hooks_(hooks),
+      acceptor_(ioc),
       log_(obs::logger("http"))
 {
     std::random_device rd;
@@ -164,9 +245,12 @@ void server::drain()
     listening_ = false;
     boost::system::error_code ec;
     acceptor_.close(ec);
-    for (auto* c : connections_)
+    for (auto* c : connections_) {
         if (!c->busy)
             c->stream->close();
+        else if (c->stream_timer)
+            c->stream_timer->cancel();  // a stream ends at its next look
+    }
 }
 
 void server::close_all()
@@ -177,7 +261,7 @@ void server::close_all()
 
 server_stats server::stats() const noexcept
 {
-    return {connections_.size(), in_flight_, requests_, rejected_connections_};
+    return {connections_.size(), in_flight_, streams_, requests_, rejected_connections_};
 }
 
 std::string server::make_request_id()
@@ -242,7 +326,16 @@ asio::awaitable<void> server::accept_loop()
         }
         boost::system::error_code opt_ec;
         socket.set_option(tcp::no_delay(true), opt_ec);
-        asio::co_spawn(ioc_, run_session(std::move(socket)), log_failure(log_, "session ended by an unexpected error"));
+        // The session runs on an executor that names its current request on the activity
+        // board whenever it runs.
+        auto done = log_failure(log_, "session ended by an unexpected error");
+        if (hooks_.activity) {
+            auto tag = hooks_.activity->acquire();
+            asio::co_spawn(loop::tagged_executor(ioc_.get_executor(), hooks_.activity, tag),
+                           run_session(std::move(socket), tag), std::move(done));
+        } else {
+            asio::co_spawn(ioc_, run_session(std::move(socket), {}), std::move(done));
+        }
     }
 }
 
@@ -261,7 +354,7 @@ asio::awaitable<void> server::reject_connection(tcp::socket socket)
     --rejecting_;
 }
 
-asio::awaitable<void> server::run_session(tcp::socket socket)
+asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle tag_handle)
 {
     STEADYLOOP_ASSERT_ON_LOOP();
     beast::tcp_stream stream(std::move(socket));
@@ -270,13 +363,20 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
     struct unregister {
         server* s;
         connection* c;
+        loop::tag_handle tag;
         ~unregister()
         {
+            if (s->hooks_.activity)
+                s->hooks_.activity->release(tag);
             s->connections_.erase(c);
-            if (c->busy)
+            if (c->streaming)
+                --s->streams_;
+            else if (c->busy)
                 --s->in_flight_;
         }
-    } unregister_on_exit{this, &conn};
+    } unregister_on_exit{this, &conn, tag_handle};
+    loop::work_tag untracked;  // when no board watches
+    loop::work_tag* const tag = hooks_.activity ? &hooks_.activity->tag(tag_handle) : &untracked;
 
     beast::flat_buffer buffer;
     bool first = true;
@@ -314,6 +414,9 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
             stream.expires_after(cfg_.body_timeout);
             co_await bhttp::async_write(stream, res, use_tuple);
             log_->info("- - {} {}B 0.0ms req={} ({})", res.result_int(), res.body().size(), id, hec.message());
+            if (hooks_.metrics)
+                hooks_.metrics->request_done("OTHER", no_route, res.result_int(),
+                                             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
             co_await lingering_close(stream);
             co_return;
         }
@@ -363,6 +466,15 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
             }
         }
 
+        // The loop is now working for this request: say so on the activity board.
+        std::string_view const route_label = match.matched ? std::string_view(match.matched->label) : no_route;
+        tag->route.assign(method_text);
+        tag->route += ' ';
+        tag->route += route_label.empty() ? std::string_view("(no route)") : route_label;
+        tag->request_id = request_id;
+        if (hooks_.activity)
+            hooks_.activity->update(tag_handle);
+
         std::size_t const limit = match.matched ? match.matched->options.body_limit : cfg_.default_body_limit;
         bool const chunked = parser.chunked();
         auto const content_length = parser.content_length();
@@ -378,6 +490,8 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
         }
 
         response res;
+        stream_writer writer;
+        pools::cancel_token stream_cancel;
         bool body_unread = has_body;
         if (early && has_body && (expect_continue || close_after)) {
             // Answer at once instead of "100 Continue"; the body is never read.
@@ -442,7 +556,32 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
                 stream.socket().cancel(cancel_ec);  // ends the disconnect watch
                 if (cancel.cancelled())
                     close_after = true;
+                if (ctx.stream && res.result() == status::ok && !head && !cancel.cancelled()) {
+                    writer = std::move(ctx.stream);
+                    pools::cancel_source watch;
+                    stream_cancel = watch.token();
+                    if (buffer.size() == 0)
+                        watch_disconnect(stream.socket(), watch);
+                }
             }
+        }
+
+        if (writer) {
+            // A streaming answer: no longer "in flight", and the connection ends with it.
+            --in_flight_;
+            ++streams_;
+            conn.streaming = true;
+            finish(res, version, request_id, false, false);
+            stream_sink sink(*this, stream, version >= 11, stream_cancel);
+            conn.stream_timer = &sink.timer;
+            co_await run_stream(sink, res, writer);
+            conn.stream_timer = nullptr;
+            double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+            log_->info("{} {} {} {}B {:.1f}ms req={} (stream ended: {})", method_text, obs::json_quote(target),
+                       res.result_int(), sink.bytes, ms, request_id, sink.ended ? sink.ended : "done");
+            if (hooks_.metrics)
+                hooks_.metrics->request_done(method_label(method, method_text), route_label, res.result_int(), ms / 1000.0);
+            co_return;
         }
 
         bool const keep_alive = !close_after && !draining_ && client_keep_alive;
@@ -452,6 +591,12 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         log_->info("{} {} {} {}B {:.1f}ms req={}{}", method_text, obs::json_quote(target), res.result_int(), wn, ms,
                    request_id, wec ? " (not sent: " + wec.message() + ")" : std::string());
+        if (hooks_.metrics)
+            hooks_.metrics->request_done(method_label(method, method_text), route_label, res.result_int(), ms / 1000.0);
+        tag->route.clear();
+        tag->request_id.clear();
+        if (hooks_.activity)
+            hooks_.activity->update(tag_handle);
         conn.busy = false;
         --in_flight_;
         if (wec)
@@ -467,6 +612,43 @@ asio::awaitable<void> server::run_session(tcp::socket socket)
             co_return;
         }
     }
+}
+
+asio::awaitable<void> server::run_stream(stream_sink& sink, response& head, stream_writer& writer)
+{
+    auto& stream = *sink.stream();
+    boost::system::error_code ec;
+    stream.socket().set_option(asio::socket_base::send_buffer_size(cfg_.stream_send_buffer), ec);
+
+    // The header: the handler's fields, chunked for HTTP/1.1, no length, then the pieces.
+    bhttp::response<bhttp::empty_body> header{head.result(), head.version()};
+    for (auto const& field : head)
+        header.set(field.name_string(), field.value());
+    header.erase(bhttp::field::content_length);
+    if (head.version() >= 11)
+        header.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> sr(header);
+    stream.expires_after(cfg_.stream_write_timeout);
+    auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, use_tuple);
+    (void)hn;
+    if (hec) {
+        sink.ended = "client gone";
+    } else {
+        try {
+            co_await writer(sink);
+        } catch (std::exception const& e) {
+            log_->error("stream writer failed: {}", e.what());
+            sink.ended = "writer failed";
+        }
+        if (!sink.ended || std::string_view(sink.ended) == "shutdown") {
+            if (head.version() >= 11) {
+                stream.expires_after(cfg_.stream_write_timeout);
+                co_await asio::async_write(stream, bhttp::make_chunk_last(), use_tuple);
+            }
+        }
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.close();
 }
 
 }  // namespace steadyloop::http

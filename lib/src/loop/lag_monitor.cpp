@@ -33,13 +33,29 @@ void lag_monitor::arm()
             lag_ms = 0;
         window_.record(now, lag_ms);
         last_tick_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
-        if (on_sample_)
-            on_sample_(lag_ms);
+        for (std::size_t i = 0; i < listeners_.size(); ++i)
+            listeners_[i].second(lag_ms);
         // Next tick one interval from now: a long stall is one large sample, not a burst
         // of catch-up ticks.
         expected_ = now + interval_;
         arm();
     });
+}
+
+lag_monitor::subscription lag_monitor::subscribe(std::function<void(double)> f)
+{
+    auto id = next_listener_++;
+    listeners_.emplace_back(id, std::move(f));
+    return subscription(this, id);
+}
+
+void lag_monitor::subscription::reset()
+{
+    if (!monitor_)
+        return;
+    auto& l = monitor_->listeners_;
+    std::erase_if(l, [id = id_](auto const& e) { return e.first == id; });
+    monitor_ = nullptr;
 }
 
 lag_summary lag_monitor::summary() const { return window_.summary(clock::now()); }

@@ -1,12 +1,32 @@
 #include "steadyloop/pools/blocking_pool.hpp"
 
+#include <boost/asio/post.hpp>
+
+#include <latch>
+#include <memory>
 #include <string>
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace steadyloop::pools {
 
 blocking_pool::blocking_pool(std::size_t threads, std::size_t queue)
     : pool_(threads), threads_(threads), queue_(queue)
 {
+    // Each pool thread lowers its own priority a little (Linux nice is per thread): when
+    // the CPUs are contended, the loop thread wins them back first, so a busy pool does not
+    // show up as loop lag. The latch makes each thread take exactly one of these tasks.
+    // (Shared: a thread may still be inside the latch's wait when this constructor returns.)
+    auto all_there = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(threads));
+    for (std::size_t i = 0; i < threads; ++i)
+        boost::asio::post(pool_, [all_there] {
+            auto const tid = static_cast<id_t>(::syscall(SYS_gettid));
+            ::setpriority(PRIO_PROCESS, tid, ::getpriority(PRIO_PROCESS, tid) + thread_nice);
+            all_there->arrive_and_wait();
+        });
+    all_there->wait();
 }
 
 blocking_pool::~blocking_pool() { join(); }

@@ -2,6 +2,7 @@
 // the pools that carry the request's cancellation (a client that left starts no job).
 #pragma once
 
+#include "steadyloop/http/event_stream.hpp"
 #include "steadyloop/http/query.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
 #include "steadyloop/pools/cancel.hpp"
@@ -53,6 +54,9 @@ struct context {
     pools::cancel_token cancel;
     blocking_door blocking;
     worker_door workers;
+    // Set by a handler whose 200 answer is a stream (its response then carries only the
+    // header fields); the server sends the header and runs it.
+    stream_writer stream = {};
 
     // A decoded path parameter; the router guarantees every pattern parameter is set.
     std::string const& path_param(std::string_view name) const;

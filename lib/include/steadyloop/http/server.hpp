@@ -4,6 +4,7 @@
 #pragma once
 
 #include "steadyloop/http/router.hpp"
+#include "steadyloop/loop/activity.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
 #include "steadyloop/pools/worker_pool.hpp"
 
@@ -21,6 +22,10 @@
 #include <string>
 #include <unordered_set>
 
+namespace steadyloop::obs {
+class metrics;
+}
+
 namespace steadyloop::http {
 
 struct server_config {
@@ -33,11 +38,23 @@ struct server_config {
     std::size_t header_limit = 16 * 1024;
     std::size_t default_body_limit = 64 * 1024;  // for requests that match no route
     std::string server_header = "steadyloop";
+    // A streaming answer's reader gets this long to take each piece before it is dropped.
+    std::chrono::milliseconds stream_write_timeout{5'000};
+    // Kernel send buffer of a streaming connection: with the timeout, bounds what a reader
+    // that stopped reading can leave queued.
+    int stream_send_buffer = 16 * 1024;
+};
+
+// Optional observers of the server's work.
+struct server_hooks {
+    obs::metrics* metrics = nullptr;          // every answer is counted and timed
+    loop::activity_board* activity = nullptr;  // connections run tagged with their request
 };
 
 struct server_stats {
     std::size_t connections = 0;
-    std::size_t in_flight = 0;
+    std::size_t in_flight = 0;  // requests being answered (open streams not included)
+    std::size_t streams = 0;    // streaming answers open
     std::uint64_t requests = 0;
     std::uint64_t rejected_connections = 0;
 };
@@ -45,7 +62,7 @@ struct server_stats {
 class server {
 public:
     server(boost::asio::io_context& ioc, server_config cfg, router const& routes, pools::blocking_pool& blocking,
-           pools::worker_pool& workers);
+           pools::worker_pool& workers, server_hooks hooks = {});
     ~server();
     server(server const&) = delete;
     server& operator=(server const&) = delete;
@@ -69,7 +86,11 @@ private:
     struct connection;
 
     boost::asio::awaitable<void> accept_loop();
-    boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket);
+    class stream_sink;
+
+    boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, loop::tag_handle tag_handle);
+    // Sends a streaming answer's header, runs its writer, and ends the stream.
+    boost::asio::awaitable<void> run_stream(stream_sink& sink, response& head, stream_writer& writer);
     boost::asio::awaitable<void> reject_connection(boost::asio::ip::tcp::socket socket);
 
     // Sets the headers every answer carries (Server, Date, X-Request-Id, length).
@@ -82,10 +103,12 @@ private:
     router const& routes_;
     pools::blocking_pool& blocking_;
     pools::worker_pool& workers_;
+    server_hooks hooks_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::shared_ptr<spdlog::logger> log_;
     std::unordered_set<connection*> connections_;
     std::size_t in_flight_ = 0;
+    std::size_t streams_ = 0;
     std::size_t rejecting_ = 0;
     std::uint64_t requests_ = 0;
     std::uint64_t rejected_connections_ = 0;

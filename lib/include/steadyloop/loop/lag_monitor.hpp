@@ -9,7 +9,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <utility>
+#include <vector>
 
 namespace steadyloop::loop {
 
@@ -28,8 +31,30 @@ public:
     clock::duration interval() const noexcept { return interval_; }
     clock::duration window() const noexcept { return window_.window(); }
 
-    // Called on the loop with every sample (for histograms that later issues export).
-    void on_sample(std::function<void(double lag_ms)> f) { on_sample_ = std::move(f); }
+    // Loop only: `f` is called on the loop with every sample until the returned
+    // subscription is destroyed (a histogram for /metrics, a recorder for /demo/compare).
+    class subscription {
+    public:
+        subscription() = default;
+        subscription(lag_monitor* m, std::uint64_t id) : monitor_(m), id_(id) {}
+        subscription(subscription&& o) noexcept : monitor_(std::exchange(o.monitor_, nullptr)), id_(o.id_) {}
+        subscription& operator=(subscription&& o) noexcept
+        {
+            if (this != &o) {
+                reset();
+                monitor_ = std::exchange(o.monitor_, nullptr);
+                id_ = o.id_;
+            }
+            return *this;
+        }
+        ~subscription() { reset(); }
+        void reset();
+
+    private:
+        lag_monitor* monitor_ = nullptr;
+        std::uint64_t id_ = 0;
+    };
+    [[nodiscard]] subscription subscribe(std::function<void(double lag_ms)> f);
 
     // The last time the loop turned (for a watchdog on another thread).
     clock::time_point last_tick() const noexcept
@@ -44,7 +69,8 @@ private:
     clock::duration interval_;
     clock::time_point expected_;
     lag_window window_;
-    std::function<void(double)> on_sample_;
+    std::vector<std::pair<std::uint64_t, std::function<void(double)>>> listeners_;
+    std::uint64_t next_listener_ = 1;
     std::atomic<clock::rep> last_tick_{0};
     bool running_ = false;
 };

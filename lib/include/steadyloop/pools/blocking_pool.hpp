@@ -37,6 +37,9 @@ struct blocking_pool_stats {
 
 class blocking_pool {
 public:
+    // How much lower the pool threads' priority is than the loop's (a nice increment).
+    static constexpr int thread_nice = 5;
+
     blocking_pool(std::size_t threads, std::size_t queue);
     ~blocking_pool();
     blocking_pool(blocking_pool const&) = delete;
