@@ -1,6 +1,7 @@
 // steadyloop: config → logging → pools → routes → listener → run → drain.
 #include "app.hpp"
 #include "config.hpp"
+#include "probe.hpp"
 
 #include "steadyloop/http/server.hpp"
 #include "steadyloop/loop/activity.hpp"
@@ -86,6 +87,10 @@ int main(int argc, char** argv)
     // A worker process: spawned by the worker pool with this binary's path.
     if (argc > 1 && std::string_view(argv[1]) == service::worker_mode)
         return service::worker_main(argc - 2, argv + 2);
+    // A health check (`steadyloop probe [URL]`, or --healthcheck): one GET, then exit.
+    if (argc > 1 && (std::string_view(argv[1]) == service::probe_mode ||
+                     std::string_view(argv[1]) == service::healthcheck_flag))
+        return service::probe_main(argc - 2, argv + 2);
 
     auto parsed = service::parse_config(argc, argv);
     if (auto* code = std::get_if<int>(&parsed))
