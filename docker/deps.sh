@@ -4,7 +4,8 @@
 #
 #   docker/deps.sh            install build + runtime + test packages (default)
 #   docker/deps.sh runtime    install only what the built binary needs to run
-#   docker/deps.sh --print build|runtime|test   print a list, install nothing
+#   docker/deps.sh container  install the container tooling docker/smoke.sh uses (podman)
+#   docker/deps.sh --print build|runtime|test|container   print a list, install nothing
 set -euo pipefail
 
 # Compilers, build tools and the -dev packages of every library the code uses.
@@ -29,13 +30,18 @@ runtime_pkgs=(
 # chromium (headless) loads the dashboard page in its browser test; it needs a font to draw text.
 test_pkgs=(curl wrk chromium fonts-dejavu-core)
 
+# Building and running the image without a Docker engine (docker/smoke.sh): podman with
+# the runc runtime, debootstrap for a local base image, netavark for published ports.
+container_pkgs=(podman runc conmon netavark aardvark-dns iptables uidmap debootstrap curl)
+
 mode=all
 if [[ "${1:-}" == "--print" ]]; then
   case "${2:-}" in
     build) printf '%s\n' "${build_pkgs[@]}" ;;
     runtime) printf '%s\n' "${runtime_pkgs[@]}" ;;
     test) printf '%s\n' "${test_pkgs[@]}" ;;
-    *) echo "usage: $0 --print build|runtime|test" >&2; exit 2 ;;
+    container) printf '%s\n' "${container_pkgs[@]}" ;;
+    *) echo "usage: $0 --print build|runtime|test|container" >&2; exit 2 ;;
   esac
   exit 0
 fi
@@ -44,7 +50,8 @@ fi
 case "$mode" in
   all) pkgs=("${build_pkgs[@]}" "${runtime_pkgs[@]}" "${test_pkgs[@]}") ;;
   runtime) pkgs=("${runtime_pkgs[@]}") ;;
-  *) echo "usage: $0 [all|runtime] | --print build|runtime|test" >&2; exit 2 ;;
+  container) pkgs=("${container_pkgs[@]}") ;;
+  *) echo "usage: $0 [all|runtime|container] | --print build|runtime|test|container" >&2; exit 2 ;;
 esac
 
 sudo=""
