@@ -95,6 +95,31 @@ asio::awaitable<void> lingering_close(beast::tcp_stream& stream)
     stream.close();
 }
 
+// Sends an answer. A small one is serialized into one contiguous buffer first and sent
+// with a single plain write: Beast's gather write walks its header-and-body buffer
+// sequence several times per write, which costs more than copying a few hundred bytes.
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_response(beast::tcp_stream& stream,
+                                                                                   response& res,
+                                                                                   beast::flat_buffer& out)
+{
+    constexpr std::size_t small_body = 16 * 1024;
+    if (res.body().size() > small_body)
+        co_return co_await bhttp::async_write(stream, res, use_tuple);
+    bhttp::serializer<false, bhttp::string_body> sr(res);
+    out.clear();
+    boost::system::error_code ec;
+    do {
+        sr.next(ec, [&](boost::system::error_code&, auto const& buffers) {
+            auto const n = asio::buffer_size(buffers);
+            out.commit(asio::buffer_copy(out.prepare(n), buffers));
+            sr.consume(n);
+        });
+    } while (!ec && !sr.is_done());
+    if (ec)
+        co_return std::tuple{ec, std::size_t{0}};
+    co_return co_await asio::async_write(stream, out.data(), use_tuple);
+}
+
 // While a handler runs, watch the socket: EOF means the client has gone, so any job it
 // still has queued in a pool is not started. Pipelined data ends the watch (the client
 // is alive). Peeking consumes nothing.
@@ -379,6 +404,7 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
     loop::work_tag* const tag = hooks_.activity ? &hooks_.activity->tag(tag_handle) : &untracked;
 
     beast::flat_buffer buffer;
+    beast::flat_buffer out_buffer;  // small answers are serialized here and sent in one write
     bool first = true;
 
     while (!draining_) {
@@ -530,11 +556,26 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
             } else {
                 request req = parser.release();
                 pools::cancel_source cancel;
+                // The disconnect watch starts when the handler first queues a pool job
+                // (not at all with pipelined requests waiting: the socket is readable).
+                struct lazy_watch {
+                    tcp::socket* socket;
+                    pools::cancel_source const* cancel;
+                    bool allowed;
+                    bool armed = false;
+                    static void start(void* self)
+                    {
+                        auto* w = static_cast<lazy_watch*>(self);
+                        if (w->allowed && !w->armed) {
+                            w->armed = true;
+                            watch_disconnect(*w->socket, *w->cancel);
+                        }
+                    }
+                } watch{&stream.socket(), &cancel, buffer.size() == 0};
+                client_watch const arm{&lazy_watch::start, &watch};
                 context ctx{request_id, match.matched->label, std::move(match.params), std::move(query),
-                            cancel.token(), blocking_door(blocking_, cancel.token()),
-                            worker_door(workers_, cancel.token())};
-                if (buffer.size() == 0)
-                    watch_disconnect(stream.socket(), cancel);
+                            cancel.token(), blocking_door(blocking_, cancel.token(), arm),
+                            worker_door(workers_, cancel.token(), arm)};
                 try {
                     res = co_await match.matched->fn(req, ctx);
                 } catch (http_error const& e) {
@@ -553,15 +594,16 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
                                   "the server failed to answer this request; its log names this request id");
                 }
                 boost::system::error_code cancel_ec;
-                stream.socket().cancel(cancel_ec);  // ends the disconnect watch
+                if (watch.armed)
+                    stream.socket().cancel(cancel_ec);  // ends the disconnect watch
                 if (cancel.cancelled())
                     close_after = true;
                 if (ctx.stream && res.result() == status::ok && !head && !cancel.cancelled()) {
                     writer = std::move(ctx.stream);
-                    pools::cancel_source watch;
-                    stream_cancel = watch.token();
+                    pools::cancel_source stream_watch;
+                    stream_cancel = stream_watch.token();
                     if (buffer.size() == 0)
-                        watch_disconnect(stream.socket(), watch);
+                        watch_disconnect(stream.socket(), stream_watch);
                 }
             }
         }
@@ -587,10 +629,11 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
         bool const keep_alive = !close_after && !draining_ && client_keep_alive;
         finish(res, version, request_id, keep_alive, head);
         stream.expires_after(cfg_.body_timeout);
-        auto [wec, wn] = co_await bhttp::async_write(stream, res, use_tuple);
+        auto [wec, wn] = co_await write_response(stream, res, out_buffer);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-        log_->info("{} {} {} {}B {:.1f}ms req={}{}", method_text, obs::json_quote(target), res.result_int(), wn, ms,
-                   request_id, wec ? " (not sent: " + wec.message() + ")" : std::string());
+        if (log_->should_log(spdlog::level::info))
+            log_->info("{} {} {} {}B {:.1f}ms req={}{}", method_text, obs::json_quote(target), res.result_int(), wn,
+                       ms, request_id, wec ? " (not sent: " + wec.message() + ")" : std::string());
         if (hooks_.metrics)
             hooks_.metrics->request_done(method_label(method, method_text), route_label, res.result_int(), ms / 1000.0);
         tag->route.clear();

@@ -15,35 +15,57 @@
 
 namespace steadyloop::http {
 
+// Starts watching the client's socket for a disconnect, once. The doors call it before
+// they queue a job, so a request that never uses a pool (a /ping) costs no watch.
+struct client_watch {
+    void (*start)(void*) = nullptr;
+    void* arg = nullptr;
+    void arm() const
+    {
+        if (start)
+            start(arg);
+    }
+};
+
 // The blocking pool as a handler sees it: every job is tied to this request.
 class blocking_door {
 public:
-    blocking_door(pools::blocking_pool& pool, pools::cancel_token token) : pool_(&pool), token_(std::move(token)) {}
+    blocking_door(pools::blocking_pool& pool, pools::cancel_token token, client_watch watch = {})
+        : pool_(&pool), token_(std::move(token)), watch_(watch)
+    {
+    }
 
     template <class F>
     auto run(F fn)
     {
+        watch_.arm();
         return pool_->run(std::move(fn), token_);
     }
 
 private:
     pools::blocking_pool* pool_;
     pools::cancel_token token_;
+    client_watch watch_;
 };
 
 // The worker pool as a handler sees it: every job is tied to this request.
 class worker_door {
 public:
-    worker_door(pools::worker_pool& pool, pools::cancel_token token) : pool_(&pool), token_(std::move(token)) {}
+    worker_door(pools::worker_pool& pool, pools::cancel_token token, client_watch watch = {})
+        : pool_(&pool), token_(std::move(token)), watch_(watch)
+    {
+    }
 
     boost::asio::awaitable<pools::worker_result> run(pools::worker_job job)
     {
+        watch_.arm();
         return pool_->run(std::move(job), token_);
     }
 
 private:
     pools::worker_pool* pool_;
     pools::cancel_token token_;
+    client_watch watch_;
 };
 
 struct context {
