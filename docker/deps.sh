@@ -28,7 +28,8 @@ runtime_pkgs=(
 
 # Tools the test and load suites use besides the build.
 # chromium (headless) loads the dashboard page in its browser test; it needs a font to draw text.
-test_pkgs=(curl wrk chromium fonts-dejavu-core)
+# python3 drives chromium there and runs the benchmark report; gnuplot draws its lag trace.
+test_pkgs=(curl wrk chromium fonts-dejavu-core python3 gnuplot-nox)
 
 # Building and running the image without a Docker engine (docker/smoke.sh): podman with
 # the runc runtime, debootstrap for a local base image, netavark for published ports.
