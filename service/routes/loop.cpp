@@ -63,6 +63,7 @@ private:
 boost::json::object loop_snapshot(app const& a)
 {
     auto lag = a.lag.summary();
+    auto recent = a.lag.last_second();
     auto window_s = std::chrono::duration<double>(a.lag.window()).count();
     auto srv = a.server->stats();
     auto bp = a.blocking.stats();
@@ -80,7 +81,8 @@ boost::json::object loop_snapshot(app const& a)
           {"p90", ms3(lag.p90_ms)},
           {"p99", ms3(lag.p99_ms)},
           {"max", ms3(lag.max_ms)},
-          {"since_start_max", ms3(lag.since_start_max_ms)}}},
+          {"since_start_max", ms3(lag.since_start_max_ms)},
+          {"last_second", {{"p99", ms3(recent.p99_ms)}, {"max", ms3(recent.max_ms)}}}}},
         {"stalls",
          {{"threshold_ms", a.watchdog ? a.watchdog->threshold().count() : 0},
           {"count", a.watchdog ? a.watchdog->count() : 0},

@@ -243,6 +243,21 @@ TEST(stalls, an_inline_demo_request_is_a_stall_that_names_its_route_and_request)
     EXPECT_EQ(scrape(srv.port()).value("steadyloop_loop_stalls_total"), number_at(snap, "stalls/count"));
 }
 
+TEST(stalls, the_last_second_of_lag_shows_a_block_and_then_forgets_it)
+{
+    server_process srv;
+    ASSERT_EQ(get(srv.port(), "/demo/io?mode=inline&ms=300").status(), 200u);
+    auto snap = loop_snapshot(srv.port());
+    EXPECT_GE(number_at(snap, "lag_ms/last_second/max"), 250.0);
+    EXPECT_GE(number_at(snap, "lag_ms/max"), 250.0);
+    // A second later the last second is quiet again; the 10 s window still remembers.
+    ASSERT_TRUE(eventually([&] { return number_at(loop_snapshot(srv.port()), "lag_ms/last_second/max") < 50.0; },
+                           3s, 100ms));
+    snap = loop_snapshot(srv.port());
+    EXPECT_GE(number_at(snap, "lag_ms/max"), 250.0);
+    EXPECT_LE(number_at(snap, "lag_ms/last_second/p99"), number_at(snap, "lag_ms/last_second/max"));
+}
+
 TEST(stalls, the_threshold_is_configurable_and_shorter_blocks_are_not_stalls)
 {
     server_process srv({"--stall-threshold-ms", "400"});

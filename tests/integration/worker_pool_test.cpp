@@ -160,7 +160,7 @@ TEST(worker_pool, starts_niced_child_workers_before_the_listener_opens)
         EXPECT_EQ(st->ppid, srv.pid()) << "not a child of the server";
         EXPECT_NE(st->state, 'Z');
         // A few nice steps below the loop (19 is as nice as it gets).
-        EXPECT_GE(st->nice, std::min(server->nice + 5, 19L)) << "server nice " << server->nice;
+        EXPECT_GE(st->nice, std::min(server->nice + 10, 19L)) << "server nice " << server->nice;
         errno = 0;
         EXPECT_EQ(::getpriority(PRIO_PROCESS, static_cast<id_t>(pid)), st->nice);
     }

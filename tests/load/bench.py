@@ -205,13 +205,14 @@ class LagTrace:
                     line = line.strip()
                     if line.startswith(b"data: "):
                         snap = json.loads(line[6:])
-                        # The window percentile lags behind; the max of the last samples is
-                        # what a stall looks like, so both are traced.
-                        self.samples.append((time.time() - self.start, snap["lag_ms"]["p99"], snap["lag_ms"]["max"]))
+                        self.add(snap)
                     elif b"data: " in line:
-                        idx = line.index(b"data: ")
-                        snap = json.loads(line[idx + 6:])
-                        self.samples.append((time.time() - self.start, snap["lag_ms"]["p99"], snap["lag_ms"]["max"]))
+                        self.add(json.loads(line[line.index(b"data: ") + 6:]))
+
+    def add(self, snap):
+        # The last second's p99 and max: the 10 s window's maximum would hold for 10 s.
+        recent = snap["lag_ms"]["last_second"]
+        self.samples.append((time.time() - self.start, recent["p99"], recent["max"]))
 
     def finish(self):
         self.stop_flag = True
@@ -455,14 +456,14 @@ def main():
     stem = os.path.join(args.out, date.strftime("%Y-%m-%d"))
     for name, samples in traces.items():
         with open("%s-%s.dat" % (stem, name), "w") as f:
-            f.write("# seconds lag_p99_ms lag_max_ms\n")
+            f.write("# seconds, then the loop lag's p99 and max over the last second, ms\n")
             for t, p99, mx in samples:
                 f.write("%.2f %.3f %.3f\n" % (t, p99, mx))
     if shutil.which("gnuplot") and traces:
         svg = stem + "-lag.svg"
-        plots = ", ".join("'%s-%s.dat' using 1:3 with lines title '%s: lag max (10 s window)'" % (stem, n, n)
+        plots = ", ".join("'%s-%s.dat' using 1:3 with lines title '%s: max of the last second'" % (stem, n, n)
                           for n in traces)
-        script = ("set terminal svg size 900,420 dynamic; set output '%s'; set logscale y; "
+        script = ("set terminal svg size 900,420 dynamic noenhanced; set output '%s'; set logscale y; "
                   "set xlabel 'seconds'; set ylabel 'loop lag, ms'; set key top left; set grid; plot %s"
                   % (svg, plots))
         subprocess.run(["gnuplot", "-e", script], check=True)

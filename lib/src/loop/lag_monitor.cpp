@@ -32,6 +32,7 @@ void lag_monitor::arm()
         if (lag_ms < 0)
             lag_ms = 0;
         window_.record(now, lag_ms);
+        second_.record(now, lag_ms);
         last_tick_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
         for (std::size_t i = 0; i < listeners_.size(); ++i)
             listeners_[i].second(lag_ms);
@@ -59,5 +60,7 @@ void lag_monitor::subscription::reset()
 }
 
 lag_summary lag_monitor::summary() const { return window_.summary(clock::now()); }
+
+lag_summary lag_monitor::last_second() const { return second_.summary(clock::now()); }
 
 }  // namespace steadyloop::loop

@@ -26,8 +26,10 @@ public:
     void start();
     void stop();
 
-    // Loop-only: the window's summary now.
+    // Loop-only: the window's summary now, and that of the last second alone (what a
+    // trace of the lag over time wants: the 10 s window's maximum holds for 10 s).
     lag_summary summary() const;
+    lag_summary last_second() const;
     clock::duration interval() const noexcept { return interval_; }
     clock::duration window() const noexcept { return window_.window(); }
 
@@ -69,6 +71,7 @@ private:
     clock::duration interval_;
     clock::time_point expected_;
     lag_window window_;
+    lag_window second_{std::chrono::seconds(1)};
     std::vector<std::pair<std::uint64_t, std::function<void(double)>>> listeners_;
     std::uint64_t next_listener_ = 1;
     std::atomic<clock::rep> last_tick_{0};

@@ -44,7 +44,7 @@ struct worker_options {
     int fd = 3;                  // the socketpair end the pool gave us
     pid_t parent = 0;            // exit at once if this is no longer our parent
     std::size_t memory_mb = 0;   // RLIMIT_AS; 0 = none
-    int nice = 5;                // niceness steps below the loop
+    int nice = 10;               // niceness steps below the loop
 };
 
 // Applies the worker's hygiene (die with the parent, lower priority, memory limit), says
