@@ -48,6 +48,11 @@ void add_legacy_routes(http::router& r, app& a);
 void add_dashboard_routes(http::router& r, app& a);
 void add_metrics_routes(http::router& r, app& a);  // GET /: the embedded dashboard page
 
+namespace blocking {
+// A legacy call that blocks its thread for `d` (routes/demo.cpp): the demos' thread mode.
+void sleep_for(std::chrono::milliseconds d);
+}  // namespace blocking
+
 // GET /loop's snapshot (also each /loop/stream event).
 boost::json::object loop_snapshot(app const& a);
 

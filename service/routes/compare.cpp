@@ -20,10 +20,6 @@
 
 namespace steadyloop::service {
 
-namespace blocking {
-void sleep_for(std::chrono::milliseconds d);  // routes/demo.cpp
-}
-
 using boost::asio::awaitable;
 using http::context;
 using http::request;

@@ -202,11 +202,8 @@ class LagTrace:
             while b"\n\n" in buf:
                 event, buf = buf.split(b"\n\n", 1)
                 for line in event.split(b"\n"):
-                    line = line.strip()
-                    if line.startswith(b"data: "):
-                        snap = json.loads(line[6:])
-                        self.add(snap)
-                    elif b"data: " in line:
+                    # A line may still carry the chunk-size line before it.
+                    if b"data: " in line:
                         self.add(json.loads(line[line.index(b"data: ") + 6:]))
 
     def add(self, snap):
