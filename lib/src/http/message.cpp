@@ -5,7 +5,10 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
+
+#include <iterator>
 
 #include <cmath>
 
@@ -96,6 +99,23 @@ response http_error::to_response() const
     for (auto const& [name, value] : headers_)
         res.set(name, value);
     return res;
+}
+
+void serialize(response const& res, std::string& out)
+{
+    out.reserve(out.size() + 256 + res.body().size());
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE("HTTP/{}.{} {:03} "), res.version() / 10, res.version() % 10,
+                   res.result_int() % 1000);
+    out += res.reason();
+    out += "\r\n";
+    for (auto const& field : res) {
+        out += field.name_string();
+        out += ": ";
+        out += field.value();
+        out += "\r\n";
+    }
+    out += "\r\n";
+    out += res.body();
 }
 
 }  // namespace steadyloop::http

@@ -105,18 +105,21 @@ route_match router::find(verb method, std::vector<std::string> const& decoded_se
 {
     route_match m;
     verb wanted = method == verb::head ? verb::get : method;
-    std::vector<verb> allowed;
     for (auto const& r : routes_) {
-        if (!match_path(r, decoded_segments, nullptr))
+        if (r.method != wanted || !match_path(r, decoded_segments, nullptr))
             continue;
         m.path_known = true;
-        allowed.push_back(r.method);
-        if (r.method == wanted && !m.matched) {
-            m.matched = &r;
-            match_path(r, decoded_segments, &m.params);
-        }
+        m.matched = &r;
+        match_path(r, decoded_segments, &m.params);
+        return m;
     }
-    if (!m.matched && m.path_known) {
+    // No route for this method: is the path known under others (405 with Allow) or not (404)?
+    std::vector<verb> allowed;
+    for (auto const& r : routes_)
+        if (match_path(r, decoded_segments, nullptr))
+            allowed.push_back(r.method);
+    m.path_known = !allowed.empty();
+    if (m.path_known) {
         if (std::find(allowed.begin(), allowed.end(), verb::get) != allowed.end())
             allowed.push_back(verb::head);
         for (auto v : allowed) {

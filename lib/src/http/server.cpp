@@ -22,6 +22,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/url/parse.hpp>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <sys/socket.h>
@@ -100,24 +101,14 @@ asio::awaitable<void> lingering_close(beast::tcp_stream& stream)
 // sequence several times per write, which costs more than copying a few hundred bytes.
 asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_response(beast::tcp_stream& stream,
                                                                                    response& res,
-                                                                                   beast::flat_buffer& out)
+                                                                                   std::string& out)
 {
     constexpr std::size_t small_body = 16 * 1024;
-    if (res.body().size() > small_body)
+    if (res.body().size() > small_body || res.chunked())
         co_return co_await bhttp::async_write(stream, res, use_tuple);
-    bhttp::serializer<false, bhttp::string_body> sr(res);
     out.clear();
-    boost::system::error_code ec;
-    do {
-        sr.next(ec, [&](boost::system::error_code&, auto const& buffers) {
-            auto const n = asio::buffer_size(buffers);
-            out.commit(asio::buffer_copy(out.prepare(n), buffers));
-            sr.consume(n);
-        });
-    } while (!ec && !sr.is_done());
-    if (ec)
-        co_return std::tuple{ec, std::size_t{0}};
-    co_return co_await asio::async_write(stream, out.data(), use_tuple);
+    serialize(res, out);
+    co_return co_await asio::async_write(stream, asio::buffer(out), use_tuple);
 }
 
 // While a handler runs, watch the socket: EOF means the client has gone, so any job it
@@ -291,7 +282,9 @@ server_stats server::stats() const noexcept
 
 std::string server::make_request_id()
 {
-    return fmt::format("{:08x}{:08x}", request_prefix_, static_cast<std::uint32_t>(++request_counter_));
+    std::string id(16, '0');
+    fmt::format_to(id.data(), FMT_COMPILE("{:08x}{:08x}"), request_prefix_, static_cast<std::uint32_t>(++request_counter_));
+    return id;
 }
 
 std::string const& server::http_date() const
@@ -404,7 +397,7 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
     loop::work_tag* const tag = hooks_.activity ? &hooks_.activity->tag(tag_handle) : &untracked;
 
     beast::flat_buffer buffer;
-    beast::flat_buffer out_buffer;  // small answers are serialized here and sent in one write
+    std::string out_buffer;  // small answers are serialized here and sent in one write
     bool first = true;
 
     while (!draining_) {

@@ -4,7 +4,12 @@
 
 #include <boost/json/parse.hpp>
 
+#include <boost/beast/http/write.hpp>
+
 #include <gtest/gtest.h>
+
+#include <sstream>
+#include <vector>
 
 using namespace steadyloop::http;
 
@@ -52,4 +57,37 @@ TEST(json_text, round_trips_nested_values)
     boost::json::value v = {{"a", boost::json::array{1, 2.25, "x\"y", nullptr, true}}, {"b", {{"c", 1e21}}}};
     EXPECT_EQ(boost::json::parse(json_text(v)), v);
     EXPECT_EQ(json_text(boost::json::value(std::numeric_limits<double>::infinity())), "null");
+}
+
+// serialize() must put on the wire exactly what Beast's own serializer does.
+std::string beast_bytes(response const& res)
+{
+    std::ostringstream os;
+    os << res;
+    return os.str();
+}
+
+TEST(serialize, writes_the_bytes_beast_writes)
+{
+    std::vector<response> cases;
+    cases.push_back(text(status::ok, "pong\n"));
+    cases.push_back(problem(status::not_found, "not_found", "no such resource"));
+    auto custom = text(status::ok, "x");
+    custom.reason("Fine Indeed");
+    cases.push_back(custom);
+    auto old = text(status::created, std::string("nul\0byte", 8), "application/octet-stream");
+    old.version(10);
+    old.set("X-Request-Id", "abc");
+    cases.push_back(old);
+    auto unknown = text(static_cast<status>(299), "");
+    cases.push_back(unknown);
+    response empty_head{status::no_content, 11};
+    empty_head.set(bhttp::field::etag, "\"v1\"");
+    cases.push_back(empty_head);
+    for (auto& res : cases) {
+        res.prepare_payload();
+        std::string ours = "left alone|";
+        serialize(res, ours);
+        EXPECT_EQ(ours, "left alone|" + beast_bytes(res));
+    }
 }

@@ -27,4 +27,9 @@ std::string json_text(boost::json::value const& v);
 // An RFC 9457 problem document: {"type":"about:blank","title":…,"status":…,"code":…,"detail":…}.
 response problem(status s, std::string_view code, std::string_view detail);
 
+// Appends the bytes of a whole response that has a Content-Length (not chunked): status
+// line, fields in order, blank line, body — what Beast's serializer writes, copied once.
+// Small answers go out this way in a single write.
+void serialize(response const& res, std::string& out);
+
 }  // namespace steadyloop::http
