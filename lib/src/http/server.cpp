@@ -8,6 +8,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -69,6 +70,9 @@ bool iequals(std::string_view a, std::string_view b)
 
 // Outcomes of a read that end a connection without an answer: the peer left, was too
 // slow, or we are shutting down.
+// Declared bodies at least this large skip the parser's copy (see run_session).
+constexpr std::size_t direct_body_min = 64 * 1024;
+
 bool quiet_close(boost::system::error_code const& ec)
 {
     return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
@@ -509,6 +513,7 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
         }
 
         response res;
+        std::string direct_body;
         stream_writer writer;
         pools::cancel_token stream_cancel;
         bool body_unread = has_body;
@@ -528,8 +533,21 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
                 }
                 parser.body_limit(limit);
                 stream.expires_after(cfg_.body_timeout);
-                auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-                (void)bn;
+                boost::system::error_code bec;
+                if (!early && !chunked && *content_length >= direct_body_min) {
+                    // A large declared body is read straight into its string: what the
+                    // header read already holds, then the rest in one read, without the
+                    // parser's copy of every piece through the read buffer.
+                    direct_body.resize(static_cast<std::size_t>(*content_length));
+                    auto const have = asio::buffer_copy(asio::buffer(direct_body), buffer.data());
+                    buffer.consume(have);
+                    std::tie(bec, std::ignore) = co_await asio::async_read(
+                        stream, asio::buffer(direct_body.data() + have, direct_body.size() - have), use_tuple);
+                    if (bec == asio::error::eof)
+                        bec = bhttp::error::partial_message;
+                } else {
+                    std::tie(bec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+                }
                 if (bec == bhttp::error::body_limit) {
                     early = problem(status::payload_too_large, "body_too_large",
                                     fmt::format("request body exceeds this route's limit of {} bytes", limit));
@@ -548,6 +566,8 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
                 res = std::move(*early);
             } else {
                 request req = parser.release();
+                if (!direct_body.empty())
+                    req.body() = std::move(direct_body);
                 pools::cancel_source cancel;
                 // The disconnect watch starts when the handler first queues a pool job
                 // (not at all with pipelined requests waiting: the socket is readable).
