@@ -29,7 +29,10 @@ runtime_pkgs=(
 # Tools the test and load suites use besides the build.
 # chromium (headless) loads the dashboard page in its browser test; it needs a font to draw text.
 # python3 drives chromium there and runs the benchmark report; gnuplot draws its lag trace.
-test_pkgs=(curl wrk chromium fonts-dejavu-core python3 gnuplot-nox)
+# clang-14 builds the fuzz preset (tests/fuzz); libclang-rt-14-dev holds libFuzzer and
+# clang's sanitizer runtimes (only recommended by clang-14's dependencies, so named here).
+# Test packages rather than build ones: the container's release build needs neither.
+test_pkgs=(curl wrk chromium fonts-dejavu-core python3 gnuplot-nox clang-14 libclang-rt-14-dev)
 
 # Building and running the image without a Docker engine (docker/smoke.sh): podman with
 # the runc runtime, debootstrap for a local base image, netavark for published ports.

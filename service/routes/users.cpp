@@ -1,6 +1,8 @@
 // POST /users, GET /users/{username}, POST /login: the password is hashed and verified in
 // the worker pool, the rows are read and written in the blocking pool.
 #include "../app.hpp"
+#include "store_errors.hpp"
+#include "bodies.hpp"
 
 #include "steadyloop/http/json_body.hpp"
 #include "steadyloop/store/database.hpp"
@@ -19,19 +21,6 @@ using http::verb;
 namespace {
 
 constexpr std::size_t json_body_limit = 16 * 1024;
-
-bool valid_username(std::string_view name)
-{
-    if (name.size() < 3 || name.size() > 64)
-        return false;
-    for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                  c == '.' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
 
 boost::json::object user_json(store::user const& u)
 {
@@ -63,18 +52,17 @@ void add_user_routes(http::router& r, app& a)
 
     // POST /users {"username","password"} → 201, or 409 username_taken.
     r.add(verb::post, "/users", [&a, argon2](request& req, context& ctx) -> awaitable<response> {
-        auto body = http::json_body(req);
-        auto username = http::string_field(body, "username", 3, 64);
-        if (!valid_username(username))
-            throw http::bad_request("field 'username' must be 3 to 64 of A-Z a-z 0-9 _ . -");
+        auto body = read_new_user_body(req);
+        std::string const username = std::move(body.username);
         auto params = argon2();
-        params["password"] = http::string_field(body, "password", 1, 1024);
+        params["password"] = std::move(body.password);
         pools::worker_job job{"password_hash", std::move(params), {}};
         auto hashed = co_await ctx.workers.run(std::move(job));
         std::string hash(hashed.meta.at("hash").as_string());
         // The UNIQUE constraint decides races: of two registrations, exactly one wins.
-        auto created = co_await ctx.blocking.run(
+        auto create = answering_store_errors(
             [&db = a.db, &username, &hash] { return db.blocking_create_user(username, hash); });
+        auto created = co_await ctx.blocking.run(std::move(create));
         if (!created)
             throw http::http_error(status::conflict, "username_taken", "that username is already registered");
         co_return http::json(status::created, user_json(*created));
@@ -85,7 +73,8 @@ void add_user_routes(http::router& r, app& a)
         std::string username = ctx.path_param("username");
         if (!valid_username(username))
             throw http::http_error(status::not_found, "not_found", "no such user");
-        auto found = co_await ctx.blocking.run([&db = a.db, &username] { return db.blocking_find_user(username); });
+        auto find = answering_store_errors([&db = a.db, &username] { return db.blocking_find_user(username); });
+        auto found = co_await ctx.blocking.run(std::move(find));
         if (!found)
             throw http::http_error(status::not_found, "not_found", "no such user");
         co_return http::json(status::ok, user_json(*found));
@@ -99,8 +88,10 @@ void add_user_routes(http::router& r, app& a)
         auto username = http::string_field(body, "username", 1, 1024);
         auto password = http::string_field(body, "password", 1, 1024);
         std::optional<std::pair<store::user, std::string>> found;
-        if (valid_username(username))
-            found = co_await ctx.blocking.run([&db = a.db, &username] { return db.blocking_find_login(username); });
+        if (valid_username(username)) {
+            auto find = answering_store_errors([&db = a.db, &username] { return db.blocking_find_login(username); });
+            found = co_await ctx.blocking.run(std::move(find));
+        }
         if (!found && a.dummy_hash.empty())
             co_await prepare_dummy_hash(a, ctx.workers);
         auto params = argon2();

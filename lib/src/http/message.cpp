@@ -1,6 +1,7 @@
 #include "steadyloop/http/message.hpp"
 
 #include "steadyloop/http/error.hpp"
+#include "steadyloop/obs/logging.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
@@ -87,7 +88,9 @@ response problem(status s, std::string_view code, std::string_view detail)
     doc["title"] = bhttp::obsolete_reason(s);
     doc["status"] = static_cast<unsigned>(s);
     doc["code"] = code;
-    doc["detail"] = detail;
+    // Details quote what clients sent (a Content-Type, a parameter), and JSON is UTF-8:
+    // Boost.JSON would copy invalid bytes through and make the document unparseable.
+    doc["detail"] = obs::valid_utf8(detail);
     std::string out = boost::json::serialize(doc);
     out.push_back('\n');
     return text(s, std::move(out), "application/problem+json");

@@ -340,24 +340,29 @@ asio::awaitable<void> server::accept_loop()
             co_await backoff.async_wait(use_tuple);
             continue;
         }
-        if (connections_.size() >= cfg_.max_connections) {
-            ++rejected_connections_;
-            if (rejecting_ < 64)
-                asio::co_spawn(ioc_, reject_connection(std::move(socket)), asio::detached);
-            continue;  // beyond that, closing the socket is the answer
-        }
-        boost::system::error_code opt_ec;
-        socket.set_option(tcp::no_delay(true), opt_ec);
-        // The session runs on an executor that names its current request on the activity
-        // board whenever it runs.
-        auto done = log_failure(log_, "session ended by an unexpected error");
-        if (hooks_.activity) {
-            auto tag = hooks_.activity->acquire();
-            asio::co_spawn(loop::tagged_executor(ioc_.get_executor(), hooks_.activity, tag),
-                           run_session(std::move(socket), tag), std::move(done));
-        } else {
-            asio::co_spawn(ioc_, run_session(std::move(socket), {}), std::move(done));
-        }
+        serve(std::move(socket));
+    }
+}
+
+void server::serve(tcp::socket socket)
+{
+    if (connections_.size() >= cfg_.max_connections) {
+        ++rejected_connections_;
+        if (rejecting_ < 64)
+            asio::co_spawn(ioc_, reject_connection(std::move(socket)), asio::detached);
+        return;  // beyond that, closing the socket is the answer
+    }
+    boost::system::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    // The session runs on an executor that names its current request on the activity
+    // board whenever it runs.
+    auto done = log_failure(log_, "session ended by an unexpected error");
+    if (hooks_.activity) {
+        auto tag = hooks_.activity->acquire();
+        asio::co_spawn(loop::tagged_executor(ioc_.get_executor(), hooks_.activity, tag),
+                       run_session(std::move(socket), tag), std::move(done));
+    } else {
+        asio::co_spawn(ioc_, run_session(std::move(socket), {}), std::move(done));
     }
 }
 

@@ -36,6 +36,16 @@ TEST(problem, escapes_what_it_quotes)
     EXPECT_EQ(doc.at("detail").as_string(), "parameter \"x\" has a \n newline");
 }
 
+TEST(problem, stays_valid_json_when_the_detail_quotes_invalid_utf8)
+{
+    // A detail quoting a client's Content-Type with obs-text bytes (found by fuzz_json_body).
+    auto res = problem(status::unsupported_media_type, "unsupported_media_type", "not text/\xff\xfex\xc3");
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(res.body(), ec);
+    ASSERT_FALSE(ec) << res.body();
+    EXPECT_EQ(doc.at("detail").as_string(), "not text/\xEF\xBF\xBD\xEF\xBF\xBDx\xEF\xBF\xBD");
+}
+
 TEST(http_error, carries_its_extra_headers_into_the_answer)
 {
     auto err = http_error(status::method_not_allowed, "method_not_allowed", "no").with_header("Allow", "GET, HEAD");

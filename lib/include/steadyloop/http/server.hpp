@@ -71,6 +71,9 @@ public:
     boost::asio::ip::tcp::endpoint listen();
     // Starts accepting (spawns the listener coroutine on the loop).
     void start();
+    // Serves one connected socket as an accepted one is served, the connection limit
+    // included. The listener's path; the HTTP fuzzer's way in (one end of a socketpair).
+    void serve(boost::asio::ip::tcp::socket socket);
 
     // Graceful shutdown, step one: stop accepting, close idle connections, and let
     // in-flight requests finish with "Connection: close".
