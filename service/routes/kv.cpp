@@ -1,5 +1,6 @@
 // /kv: a key-value store in SQLite, every statement in the blocking pool.
 #include "../app.hpp"
+#include "store_errors.hpp"
 
 #include "steadyloop/obs/logging.hpp"
 #include "steadyloop/store/database.hpp"
@@ -80,10 +81,11 @@ void add_kv_routes(http::router& r, app& a)
         if (type.size() > 256)
             throw http::bad_request("the Content-Type must be at most 256 bytes");
         auto const& body = req.body();
-        auto [put, tag] = co_await ctx.blocking.run([&db = a.db, &key, &body, &type] {
+        auto store = answering_store_errors([&db = a.db, &key, &body, &type] {
             auto result = db.blocking_put(key, body, type);
             return std::pair{result, etag(result.version, body)};
         });
+        auto [put, tag] = co_await ctx.blocking.run(std::move(store));
         auto res = http::json(put.created ? status::created : status::ok,
                               boost::json::object{{"key", key}, {"bytes", put.bytes}, {"version", put.version}});
         res.set(http::bhttp::field::etag, tag);
@@ -93,11 +95,12 @@ void add_kv_routes(http::router& r, app& a)
     // GET /kv/{key} — the bytes as stored; 304 when the client's ETag is current.
     r.add(verb::get, "/kv/{key...}", [&a](request& req, context& ctx) -> awaitable<response> {
         auto key = checked_key(ctx);
-        auto [entry, tag] = co_await ctx.blocking.run([&db = a.db, &key] {
+        auto load = answering_store_errors([&db = a.db, &key] {
             auto found = db.blocking_get(key);
             auto t = found ? etag(found->version, found->value) : std::string();
             return std::pair{std::move(found), std::move(t)};
         });
+        auto [entry, tag] = co_await ctx.blocking.run(std::move(load));
         if (!entry)
             throw http::http_error(status::not_found, "not_found", "no value is stored under this key");
         response res;
@@ -114,7 +117,8 @@ void add_kv_routes(http::router& r, app& a)
     // DELETE /kv/{key} — 204, or 404.
     r.add(verb::delete_, "/kv/{key...}", [&a](request&, context& ctx) -> awaitable<response> {
         auto key = checked_key(ctx);
-        bool erased = co_await ctx.blocking.run([&db = a.db, &key] { return db.blocking_erase(key); });
+        auto erase = answering_store_errors([&db = a.db, &key] { return db.blocking_erase(key); });
+        bool erased = co_await ctx.blocking.run(std::move(erase));
         if (!erased)
             throw http::http_error(status::not_found, "not_found", "no value is stored under this key");
         co_return response{status::no_content, 11};
@@ -130,9 +134,10 @@ void add_kv_routes(http::router& r, app& a)
             after = std::string(*after_raw);
         if (prefix.size() > max_key || (after && after->size() > max_key))
             throw http::bad_request("'prefix' and 'after' are at most 256 bytes");
-        auto page = co_await ctx.blocking.run([&db = a.db, &prefix, limit, &after] {
+        auto list = answering_store_errors([&db = a.db, &prefix, limit, &after] {
             return db.blocking_list(prefix, limit, after ? std::optional<std::string_view>(*after) : std::nullopt);
         });
+        auto page = co_await ctx.blocking.run(std::move(list));
         boost::json::array keys;
         for (auto& k : page.keys)
             keys.emplace_back(obs::valid_utf8(k));
