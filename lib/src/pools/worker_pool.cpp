@@ -437,11 +437,16 @@ void worker_pool::on_gone(std::shared_ptr<worker> const& w, std::string const& w
     w->sock.close(ec);
     if (w->retiring)
         return;  // recycled or stopping: expected
+    // Only workers that die before answering any job make a crash loop (a start-up that
+    // fails, a job that kills every fresh worker in turn); one that has served jobs and is
+    // then killed (from outside, by the OOM killer, by a poison input) is replaced at once.
+    bool const fresh = w->jobs_done == 0;
     if (!w->killed) {
         // It may still be running (a protocol error): make sure it is gone; SIGCHLD reaps it.
         ::kill(w->pid, SIGKILL);
         ++counters_.crashes;
-        ++crash_streak_;
+        if (fresh)
+            ++crash_streak_;
     }
     if (w->job != nullptr) {
         pending* p = w->job;
@@ -455,7 +460,7 @@ void worker_pool::on_gone(std::shared_ptr<worker> const& w, std::string const& w
         return;
     // Back off when workers keep dying, so a crash loop cannot spin.
     auto delay = 0ms;
-    if (!w->killed && crash_streak_ > 1)
+    if (!w->killed && fresh && crash_streak_ > 1)
         delay = std::min<std::chrono::milliseconds>(5000ms, 100ms * (1u << std::min(crash_streak_ - 2, 6u)));
     if (!w->killed)
         log_->warn("worker slot={} pid={} died ({}); respawning in {} ms", w->slot, w->pid, why, delay.count());

@@ -130,7 +130,7 @@ private:
     std::vector<std::unique_ptr<boost::asio::steady_timer>> respawn_timers_;  // per slot
     boost::asio::signal_set sigchld_;
     std::uint64_t next_job_id_ = 1;
-    unsigned crash_streak_ = 0;  // crashes since the last job that succeeded
+    unsigned crash_streak_ = 0;  // deaths of workers that never answered a job, since the last job that succeeded
     bool stopping_ = false;
     worker_pool_stats counters_;
 };
