@@ -26,11 +26,14 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <csignal>
 #include <future>
 #include <string_view>
 #include <cstdlib>
+#include <cstring>
 #include <cstdio>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace asio = boost::asio;
@@ -100,6 +103,21 @@ int main(int argc, char** argv)
     obs::init_logging(cfg.log_level, cfg.log_format == "json" ? obs::log_format::json : obs::log_format::text);
     auto log = obs::logger("main");
     std::signal(SIGPIPE, SIG_IGN);
+
+    // Every connection is a descriptor: take the whole of the hard limit (the soft limit
+    // is often 1024, far below --max-connections). Spawned workers inherit it.
+    if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+        auto const soft = fds.rlim_cur;
+        fds.rlim_cur = fds.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &fds) == 0)
+            log->info("descriptor limit raised from {} to {}", soft, fds.rlim_max);
+        else
+            log->warn("descriptor limit stays at {}: {}", soft, std::strerror(errno));
+    }
+    if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur != RLIM_INFINITY &&
+                      fds.rlim_cur < cfg.max_connections + 64)
+        log->warn("descriptor limit {} is below --max-connections {}: connections past it will fail", fds.rlim_cur,
+                  cfg.max_connections);
 
     asio::io_context ioc{1};
     loop::bind_loop(ioc);

@@ -510,6 +510,14 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
         bool const expect_continue = version >= 11 && iequals(hdr[bhttp::field::expect], "100-continue");
         bool close_after = false;
 
+        // A Transfer-Encoding whose last coding is not chunked leaves the body's length
+        // unknown; reading on would take the body for the next request (RFC 9112 6.3: 400,
+        // then close). Beast treats such a request as bodiless.
+        if (!chunked && hdr.find(bhttp::field::transfer_encoding) != hdr.end()) {
+            early = problem(status::bad_request, "bad_request",
+                            "Transfer-Encoding must end with chunked: the body's length is unknown");
+            close_after = true;
+        }
         if (content_length && *content_length > limit) {
             early = problem(status::payload_too_large, "body_too_large",
                             fmt::format("request body of {} bytes exceeds this route's limit of {} bytes",

@@ -82,6 +82,8 @@ public:
     void shutdown_send();
     void close();
     bool is_open() const noexcept { return fd_ >= 0; }
+    // The socket, for options and raw non-blocking I/O a test does itself.
+    int native_handle() const noexcept { return fd_; }
 
 private:
     // Receives into the buffer: >0 bytes, 0 at EOF; -1 on timeout; throws on other errors

@@ -129,6 +129,35 @@ std::string fd_target(pid_t pid, int fd)
     return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
 }
 
+long rss_kib(pid_t pid)
+{
+    auto text = read_small_file("/proc/" + std::to_string(pid) + "/status");
+    if (!text)
+        return 0;
+    auto at = text->find("VmRSS:");
+    if (at == std::string::npos)
+        return 0;
+    std::istringstream in(text->substr(at + 6));
+    long kib = 0;
+    in >> kib;
+    return kib;
+}
+
+std::optional<fd_limits> read_fd_limits(pid_t pid)
+{
+    auto text = read_small_file("/proc/" + std::to_string(pid) + "/limits");
+    if (!text)
+        return std::nullopt;
+    auto at = text->find("Max open files");
+    if (at == std::string::npos)
+        return std::nullopt;
+    std::istringstream in(text->substr(at + 14));
+    std::string soft, hard;
+    in >> soft >> hard;
+    auto value = [](std::string const& s) { return s == "unlimited" ? -1L : std::stol(s); };
+    return fd_limits{value(soft), value(hard)};
+}
+
 subreaper_scope::subreaper_scope() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 subreaper_scope::~subreaper_scope()

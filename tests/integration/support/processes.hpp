@@ -38,6 +38,17 @@ std::set<pid_t> children_of(pid_t parent);
 std::set<int> open_fds(pid_t pid);
 std::string fd_target(pid_t pid, int fd);
 
+// A process's resident memory (VmRSS), in KiB; 0 when it does not exist.
+long rss_kib(pid_t pid);
+
+// A process's limit on open descriptors (RLIMIT_NOFILE, from /proc/<pid>/limits);
+// nullopt when unreadable, -1 for unlimited.
+struct fd_limits {
+    long soft = 0;
+    long hard = 0;
+};
+std::optional<fd_limits> read_fd_limits(pid_t pid);
+
 // For the length of a test, makes this process the reaper of its orphaned descendants
 // (PR_SET_CHILD_SUBREAPER), so workers whose server is gone are reparented here rather
 // than to PID 1: the test can then see whether the server reaped them itself. Undone,
