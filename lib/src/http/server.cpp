@@ -266,10 +266,19 @@ void server::drain()
     boost::system::error_code ec;
     acceptor_.close(ec);
     for (auto* c : connections_) {
-        if (!c->busy)
-            c->stream->close();
-        else if (c->stream_timer)
-            c->stream_timer->cancel();  // a stream ends at its next look
+        if (c->busy) {
+            if (c->stream_timer)
+                c->stream_timer->cancel();  // a stream ends at its next look
+            continue;
+        }
+        // An idle connection ends, unless a request on it arrived before the signal and
+        // the loop has not read it yet: that one is answered, with Connection: close.
+        // Cancelled, not closed: a read that has already completed still delivers its
+        // bytes, and the request they start is answered too.
+        boost::system::error_code aec;
+        if (c->stream->socket().available(aec) > 0 && !aec)
+            continue;
+        c->stream->cancel();
     }
 }
 
