@@ -60,7 +60,7 @@ boost::json::object loop_snapshot(app const& a);
 boost::asio::awaitable<void> prepare_dummy_hash(app& a, http::worker_door workers);
 void add_test_routes(http::router& r, app& a);  // fault-injection jobs; test builds only
 
-// The worker process: `steadyloop __worker --parent-pid P --memory-mb M`.
+// The worker process: `steadyloop __worker --memory-mb M --sandbox on|off --parent-pid P`.
 inline constexpr char const* worker_mode = "__worker";
 int worker_main(int argc, char const* const* argv);
 

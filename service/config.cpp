@@ -54,6 +54,9 @@ std::variant<config, int> parse_config(int argc, char const* const* argv)
         ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
     opt("--worker-memory-mb", cfg.worker_memory_mb, "address-space limit of each worker process; 0 = none")
         ->check(CLI::Range(0, 1 << 20));
+    opt("--worker-sandbox", cfg.worker_sandbox,
+        "seccomp filter in each worker (no exec, sockets, writable opens, forks): on or off")
+        ->check(CLI::IsMember({"on", "off"}));
     opt("--max-hash-body", cfg.max_hash_body, "largest body POST /hash accepts, in bytes")
         ->check(CLI::Range(std::size_t{1}, std::size_t{150} * 1024 * 1024));
     opt("--max-image-body", cfg.max_image_body, "largest image POST /images/resize accepts, in bytes")

@@ -21,6 +21,7 @@ struct config {
     std::uint32_t job_timeout_ms = 30000;
     std::uint64_t worker_max_jobs = 10000;
     std::size_t worker_memory_mb = 1024;
+    std::string worker_sandbox = "on";  // seccomp allow-list in every worker (pools/sandbox.hpp)
     std::size_t max_hash_body = 64 * 1024 * 1024;
     std::size_t max_image_body = 32 * 1024 * 1024;
     std::uint64_t max_image_pixels = 100'000'000;

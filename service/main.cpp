@@ -12,6 +12,7 @@
 #include "steadyloop/obs/metrics.hpp"
 #include "steadyloop/pools/blocking_pool.hpp"
 #include "steadyloop/pools/cpu_quota.hpp"
+#include "steadyloop/pools/sandbox.hpp"
 #include "steadyloop/pools/worker_pool.hpp"
 #include "steadyloop/store/database.hpp"
 #include "steadyloop/store/errors.hpp"
@@ -148,7 +149,14 @@ int main(int argc, char** argv)
     wcfg.queue = cfg.worker_queue;
     wcfg.job_timeout = std::chrono::milliseconds(cfg.job_timeout_ms);
     wcfg.max_jobs = cfg.worker_max_jobs;
-    wcfg.args = {service::worker_mode, "--memory-mb", std::to_string(cfg.worker_memory_mb)};
+    wcfg.args = {service::worker_mode, "--memory-mb", std::to_string(cfg.worker_memory_mb), "--sandbox",
+                 cfg.worker_sandbox};
+    if (cfg.worker_sandbox == "off")
+        log->info("worker sandbox off: workers run without their seccomp filter (--worker-sandbox off)");
+    else if (!pools::sandbox_supported())
+        log->warn("worker sandbox unavailable: this kernel has no seccomp filters; workers run without one");
+    else
+        log->info("worker sandbox on: each worker runs under a seccomp allow-list with no_new_privs");
     pools::worker_pool workers(ioc, wcfg);
     try {
         workers.start();

@@ -8,6 +8,13 @@
 #include "steadyloop/jobs/password.hpp"
 #include "steadyloop/pools/worker_main.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -46,6 +53,85 @@ jobs::argon2_params argon2(boost::json::object const& p)
     return {static_cast<std::uint32_t>(u64(p, "m")), static_cast<std::uint32_t>(u64(p, "t"))};
 }
 
+// A 1×1 GIF with a transparent pixel: the seed of the warm-up's images.
+constexpr std::array<unsigned char, 43> tiny_gif{
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0xff, 0xff,
+    0xff, 0x00, 0x00, 0x00, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+std::span<std::byte const> bytes_of(std::string_view s)
+{
+    return {reinterpret_cast<std::byte const*>(s.data()), s.size()};
+}
+
+void warm_up_hashing()
+{
+    jobs::init_crypto();
+    (void)jobs::cpu_sum(1000, 1);
+    for (auto alg : {jobs::digest_alg::sha256, jobs::digest_alg::sha512, jobs::digest_alg::sha3_256,
+                     jobs::digest_alg::blake2b_512})
+        (void)jobs::digest_hex(alg, bytes_of("steadyloop"));
+    jobs::argon2_params const small{8, 1};
+    auto const hash = jobs::hash_password("steadyloop", small);
+    (void)jobs::verify_password("steadyloop", hash, small);
+}
+
+void warm_up_images(bool sandboxed)
+{
+    // liborc compiles libvips' vector paths at run time into a file it creates (for a
+    // writable and an executable mapping of the same code), whenever an operation needs a
+    // new program: the sandbox forbids that file, and W+X code is what it is there to
+    // prevent. Sandboxed workers run libvips' plain C paths instead (resizes measured
+    // about 10-15% slower); the environment is read once, by libvips' start-up.
+    if (sandboxed)
+        ::setenv("VIPS_NOVECTOR", "1", 1);
+    jobs::init_images();
+
+    // Bytes in no accepted format make libvips ask every loader it has, ImageMagick's
+    // included, which starts up on first use (reading its modules and configuration):
+    // let it, before the sandbox. Each is refused as unsupported.
+    using namespace std::string_view_literals;
+    for (auto junk : {"BM\x46\0\0\0\0\0\0\0\x36\0\0\0"sv, "II*\0\x08\0\0\0"sv, "<svg xmlns='http://www.w3.org/2000/svg'/>"sv,
+                      "%PDF-1.4\n"sv, "not an image at all, just some bytes"sv}) {
+        jobs::resize_request probe;
+        probe.width = 8;
+        try {
+            (void)jobs::resize_image(bytes_of(junk), probe);
+        } catch (jobs::image_error const&) {
+        }
+    }
+
+    // GIF in, each output format out, then each of those in again: every loader and
+    // saver the service accepts, the transparent pixel taking JPEG's flatten path.
+    jobs::resize_request req;
+    req.width = 16;
+    auto const gif = std::span{reinterpret_cast<std::byte const*>(tiny_gif.data()), tiny_gif.size()};
+    for (auto format : {jobs::image_format::png, jobs::image_format::jpeg, jobs::image_format::webp}) {
+        req.format = format;
+        auto const first = jobs::resize_image(gif, req);
+        req.format.reset();
+        (void)jobs::resize_image(bytes_of(first.bytes), req);
+    }
+}
+
+// Runs every kind of job once on tiny input before the sandbox closes, so that whatever
+// a library does on first use (libvips' start-up and thread set, each decoder and
+// encoder, OpenSSL's digest fetches, libsodium's start-up) happens under no filter.
+// A part that fails is reported and skipped: its jobs will fail with their own errors
+// (or, needing what the sandbox refuses, crash their worker), the others still work.
+void warm_up(bool sandboxed)
+{
+    auto attempt = [](char const* what, auto&& part) {
+        try {
+            part();
+        } catch (std::exception const& e) {
+            std::fprintf(stderr, "steadyloop worker: warm-up of %s failed: %s\n", what, e.what());
+        }
+    };
+    attempt("hashing", warm_up_hashing);
+    attempt("images", [sandboxed] { warm_up_images(sandboxed); });
+}
+
 pools::job_table job_table()
 {
     pools::job_table t;
@@ -68,10 +154,8 @@ pools::job_table job_table()
         return job_output{{{"valid", r == jobs::verify_result::match}}, {}};
     };
     t["resize"] = [](boost::json::object const& p, std::span<std::byte const> data) {
-        // libvips starts here, in the worker, after its memory limit is set; never in
-        // the main process (libvips and fork do not mix).
-        static bool const ready = (jobs::init_images(), true);
-        (void)ready;
+        // libvips started in warm_up, in the worker after its memory limit was set; never
+        // in the main process (libvips and fork do not mix).
         jobs::resize_request req;
         if (p.contains("width"))
             req.width = static_cast<int>(u64(p, "width"));
@@ -123,6 +207,40 @@ pools::job_table job_table()
         std::memset(block.data(), 1, block.size());
         return job_output{{{"allocated_mib", u64(p, "mib")}}, {}};
     };
+    // Attempts one system call the worker sandbox forbids; without the sandbox it answers
+    // the call's result, with it the worker dies (SIGSYS) and the request gets 500.
+    t["forbidden"] = [parent = ::getppid()](boost::json::object const& p, std::span<std::byte const>) {
+        auto const call = str(p, "call");
+        errno = 0;
+        long result = -1;
+        if (call == "execve") {
+            char const* const argv[] = {"steadyloop-forbidden", nullptr};
+            char const* const envp[] = {nullptr};
+            result = ::execve("/nonexistent/steadyloop-forbidden", const_cast<char* const*>(argv),
+                              const_cast<char* const*>(envp));
+        } else if (call == "socket") {
+            result = ::socket(AF_INET, SOCK_STREAM, 0);
+        } else if (call == "open_write") {
+            result = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        } else if (call == "open_read") {  // allowed: the filter looks at the flags
+            result = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        } else if (call == "fork") {
+            pid_t const pid = ::fork();
+            if (pid == 0)
+                ::_exit(0);
+            if (pid > 0)
+                ::waitpid(pid, nullptr, 0);
+            result = pid > 0 ? 0 : -1;
+        } else if (call == "kill") {  // signal 0 to the service: only asks whether it exists
+            result = ::kill(parent, 0);
+        } else {
+            throw job_failure(400, "bad_request", "call must be execve, socket, open_write, open_read, fork or kill");
+        }
+        int const error = errno;
+        if (result >= 0 && call != "fork" && call != "kill")
+            ::close(static_cast<int>(result));
+        return job_output{{{"call", call}, {"result", result}, {"errno", error}}, {}};
+    };
 #endif
     return t;
 }
@@ -133,8 +251,7 @@ int worker_main(int argc, char const* const* argv)
 {
     try {
         auto opts = pools::parse_worker_args(argc, argv);
-        jobs::init_crypto();
-        return pools::run_worker(opts, job_table());
+        return pools::run_worker(opts, job_table(), warm_up);
     } catch (std::exception const& e) {
         std::fprintf(stderr, "steadyloop worker: %s\n", e.what());
         return 2;

@@ -1,5 +1,6 @@
-// POST /test/jobs/{name}: runs a fault-injection job (crash, hang, sleep, allocate, echo)
-// in the worker pool. Compiled only into test builds (STEADYLOOP_TEST_JOBS), never release.
+// POST /test/jobs/{name}: runs a fault-injection job (crash, hang, sleep, allocate, echo,
+// forbidden?call=…) in the worker pool. Compiled only into test builds
+// (STEADYLOOP_TEST_JOBS), never release.
 #include "../app.hpp"
 
 #include <boost/json/object.hpp>
@@ -14,6 +15,8 @@ void add_test_routes([[maybe_unused]] http::router& r, [[maybe_unused]] app& a)
     r.add(http::verb::post, "/test/jobs/{name}", [](http::request& req, http::context& ctx) -> awaitable<http::response> {
         boost::json::object params{{"ms", ctx.query.integer("ms", 0, 0, 3'600'000)},
                                    {"mib", ctx.query.integer("mib", 0, 0, 1 << 20)}};
+        if (auto call = ctx.query.get("call"))  // forbidden: the system call to attempt
+            params["call"] = *call;
         auto const& body = req.body();
         std::span<std::byte const> data{reinterpret_cast<std::byte const*>(body.data()), body.size()};
         pools::worker_job job{ctx.path_param("name"), std::move(params), data};

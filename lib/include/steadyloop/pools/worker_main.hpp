@@ -45,14 +45,20 @@ struct worker_options {
     pid_t parent = 0;            // exit at once if this is no longer our parent
     std::size_t memory_mb = 0;   // RLIMIT_AS; 0 = none
     int nice = 10;               // niceness steps below the loop
+    bool sandbox = false;        // apply the seccomp sandbox (sandbox.hpp) before serving
 };
 
-// Applies the worker's hygiene (die with the parent, lower priority, memory limit), says
-// "ready", then serves jobs until EOF. Returns the process exit code.
-int run_worker(worker_options const& opts, job_table const& jobs);
+// What runs before the sandbox closes: library start-up, a first use of each decoder.
+// Told whether the sandbox will follow, to leave out what it would forbid.
+using warm_up_fn = std::function<void(bool sandboxed)>;
 
-// Parses the worker's own arguments (after the mode word): --parent-pid, --memory-mb.
-// Throws std::invalid_argument on anything else.
+// Applies the worker's hygiene (die with the parent, lower priority, memory limit), runs
+// `warm_up`, applies the sandbox if asked and the kernel has seccomp, says "ready", then
+// serves jobs until EOF. Returns the process exit code.
+int run_worker(worker_options const& opts, job_table const& jobs, warm_up_fn const& warm_up = {});
+
+// Parses the worker's own arguments (after the mode word): --parent-pid, --memory-mb,
+// --sandbox on|off. Throws std::invalid_argument on anything else.
 worker_options parse_worker_args(int argc, char const* const* argv);
 
 }  // namespace steadyloop::pools
