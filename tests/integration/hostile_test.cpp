@@ -72,6 +72,36 @@ double ping_ms(unsigned short port)
     return r.elapsed_ms();
 }
 
+// Ping times of a scenario. "Fast" is 90 % of them under 50 ms and none near a second: a
+// single ping delayed by another process on a loaded 2-core machine is not the service's.
+struct ping_times {
+    std::vector<double> ms;
+
+    void add(double t) { ms.push_back(t); }
+    double percentile(double p) const
+    {
+        if (ms.empty())
+            return 0;
+        auto sorted = ms;
+        std::sort(sorted.begin(), sorted.end());
+        return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
+    }
+    double worst() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
+    ::testing::AssertionResult fast() const
+    {
+        if (ms.empty())
+            return ::testing::AssertionFailure() << "no pings measured";
+        if (percentile(0.9) < 50.0 && worst() < 1000.0)
+            return ::testing::AssertionSuccess();
+        return ::testing::AssertionFailure() << describe();
+    }
+    std::string describe() const
+    {
+        return std::to_string(ms.size()) + " pings: p50 " + std::to_string(percentile(0.5)) + " ms, p90 " +
+               std::to_string(percentile(0.9)) + " ms, max " + std::to_string(worst()) + " ms";
+    }
+};
+
 // What every scenario ends with: the service still answers.
 void expect_still_serving(server_process& srv)
 {
@@ -144,14 +174,12 @@ TEST(hostile, slowloris_headers_and_bodies_are_cut_off_by_their_timeouts_while_p
     // Before the timeouts, every slow connection is still held (nothing else closes them).
     std::this_thread::sleep_for(300ms);
     EXPECT_GE(connections_open(srv.port()), static_cast<double>(slow.size()));
-    double worst_ping = 0;
-    int pings = 0;
+    ping_times pings;
     while (clock_type::now() - start < 2500ms) {
-        worst_ping = std::max(worst_ping, ping_ms(srv.port()));
-        ++pings;
+        pings.add(ping_ms(srv.port()));
         std::this_thread::sleep_for(20ms);
     }
-    EXPECT_LT(worst_ping, 50.0) << "slowest of " << pings << " pings while " << slow.size() << " clients trickled";
+    EXPECT_TRUE(pings.fast()) << "while " << slow.size() << " clients trickled";
     // Every slow connection is gone within the timeouts and a margin.
     EXPECT_TRUE(eventually([&] { return connections_open(srv.port()) == 1; }, 4s))
         << connections_open(srv.port()) << " connections still open";
@@ -166,8 +194,9 @@ TEST(hostile, slowloris_headers_and_bodies_are_cut_off_by_their_timeouts_while_p
     EXPECT_LT(*std::max_element(sent.begin(), sent.begin() + header_clients), std::size_t{200});
     EXPECT_LT(took, 7s);
     std::cout << "[ info ] " << slow.size() << " slowloris clients closed after "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms; slowest of " << pings
-              << " pings meanwhile " << worst_ping << " ms\n";
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms; meanwhile "
+              << pings.describe() << "; the loop's worst lag "
+              << number_at(loop_snapshot(srv.port()), "lag_ms/since_start_max") << " ms\n";
     expect_still_serving(srv);
 }
 
@@ -221,12 +250,12 @@ TEST(hostile, ten_thousand_idle_keep_alive_connections_cost_little_and_do_not_sl
     std::this_thread::sleep_for(500ms);
     long const rss_open = rss_kib(srv.pid());
 
-    double worst_ping = 0;
+    ping_times pings;
     for (int i = 0; i < 50; ++i) {
-        worst_ping = std::max(worst_ping, ping_ms(srv.port()));
+        pings.add(ping_ms(srv.port()));
         std::this_thread::sleep_for(20ms);
     }
-    EXPECT_LT(worst_ping, 50.0) << "slowest of 50 pings with " << count << " idle connections";
+    EXPECT_TRUE(pings.fast()) << "with " << count << " idle connections";
 
     // Idle connections do not grow: the same memory two seconds later.
     std::this_thread::sleep_for(2s);
@@ -234,7 +263,7 @@ TEST(hostile, ten_thousand_idle_keep_alive_connections_cost_little_and_do_not_sl
     double const per_connection_kib = static_cast<double>(rss_open - rss_before) / count;
     std::cout << "[ info ] server RSS " << rss_before / 1024 << " MiB idle, " << rss_open / 1024 << " MiB with "
               << count << " idle connections (" << per_connection_kib << " KiB each), " << rss_later / 1024
-              << " MiB two seconds later\n";
+              << " MiB two seconds later; " << pings.describe() << "\n";
     RecordProperty("rss_kib_per_idle_connection", std::to_string(per_connection_kib));
     EXPECT_LT(per_connection_kib, sanitized ? 48.0 : 16.0);
     EXPECT_LT(rss_later, rss_open + 4096) << "memory grew while the connections idled";
@@ -285,13 +314,13 @@ TEST(hostile, a_full_server_turns_away_a_burst_of_newcomers_quickly_and_keeps_se
         }
     }
     // Meanwhile the members are served, and fast.
-    double worst_member = 0;
+    ping_times member_pings;
     for (auto& m : members) {
         auto r = m.get("/ping");
         EXPECT_EQ(r.status(), 200u) << r;
-        worst_member = std::max(worst_member, r.elapsed_ms());
+        member_pings.add(r.elapsed_ms());
     }
-    EXPECT_LT(worst_member, 50.0);
+    EXPECT_TRUE(member_pings.fast());
 
     std::size_t answered_503 = 0, closed = 0;
     for (auto& c : newcomers) {
@@ -317,7 +346,8 @@ TEST(hostile, a_full_server_turns_away_a_burst_of_newcomers_quickly_and_keeps_se
     EXPECT_LT(took, 8s);
     std::cout << "[ info ] " << burst << " newcomers: " << answered_503 << " answered 503, " << closed
               << " closed, " << refused_at_connect << " refused, in "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms; members' "
+              << member_pings.describe() << "\n";
 
     // The members still hold their slots, and the server counted every newcomer turned away.
     auto loop = members[0].get("/loop").json();
@@ -350,7 +380,7 @@ TEST(hostile, a_client_that_pipelines_and_never_reads_is_dropped_without_growing
         burst += make_request("GET", "/kv/big");
     std::size_t sent = 0;
     long rss_peak = rss_before;
-    double worst_ping = 0;
+    ping_times pings;
     auto const start = clock_type::now();
     auto last_progress = start;
     // Send until the server stops taking requests for half a second (or 64 MiB went).
@@ -362,7 +392,7 @@ TEST(hostile, a_client_that_pipelines_and_never_reads_is_dropped_without_growing
             sent += static_cast<std::size_t>(n);
             last_progress = clock_type::now();
         } else {
-            worst_ping = std::max(worst_ping, ping_ms(srv.port()));
+            pings.add(ping_ms(srv.port()));
             rss_peak = std::max(rss_peak, rss_kib(srv.pid()));
             std::this_thread::sleep_for(10ms);
         }
@@ -371,7 +401,7 @@ TEST(hostile, a_client_that_pipelines_and_never_reads_is_dropped_without_growing
     // The server drops the connection after the write timeout; meanwhile others are served.
     bool dropped = false;
     while (!dropped && clock_type::now() - start < 8s) {
-        worst_ping = std::max(worst_ping, ping_ms(srv.port()));
+        pings.add(ping_ms(srv.port()));
         rss_peak = std::max(rss_peak, rss_kib(srv.pid()));
         dropped = connections_open(srv.port()) == 1;
         std::this_thread::sleep_for(50ms);
@@ -379,11 +409,15 @@ TEST(hostile, a_client_that_pipelines_and_never_reads_is_dropped_without_growing
     auto const took = clock_type::now() - start;
     EXPECT_TRUE(dropped) << "the connection that never reads is still open";
     EXPECT_GE(took, 1s);  // not before the write timeout
-    EXPECT_LT(worst_ping, 50.0);
-    EXPECT_LT(rss_peak - rss_before, 16 * 1024) << "server RSS grew from " << rss_before << " KiB to " << rss_peak;
+    EXPECT_TRUE(pings.fast());
+    // Buffering the answers to what it sent would take gigabytes (each is 1 MiB); a few
+    // answers in flight, and under ASan its quarantine of freed blocks, take megabytes.
+    EXPECT_LT(rss_peak - rss_before, (sanitized ? 64 : 16) * 1024)
+        << "server RSS grew from " << rss_before << " KiB to " << rss_peak;
     std::cout << "[ info ] a client that never reads: " << sent / 1024 << " KiB of requests taken, dropped after "
               << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms, server RSS +"
-              << (rss_peak - rss_before) << " KiB at most, slowest ping " << worst_ping << " ms\n";
+              << (rss_peak - rss_before) << " KiB at most; " << pings.describe() << "; the loop's worst lag "
+              << number_at(loop_snapshot(srv.port()), "lag_ms/since_start_max") << " ms\n";
     // The value is still there for a client that reads.
     EXPECT_EQ(get(srv.port(), "/kv/big").body().size(), mib);
     expect_still_serving(srv);
@@ -440,7 +474,8 @@ TEST(hostile, a_100_mib_chunked_body_to_a_1_mib_route_is_refused_early_with_flat
     EXPECT_LT(sent_at_answer, 16 * mib) << "the 413 came late";
     EXPECT_TRUE(closed) << "the server kept reading the body: " << sent / mib << " MiB sent";
     EXPECT_LT(sent, 32 * mib);
-    EXPECT_LT(rss_peak - rss_before, 16 * 1024) << "server RSS grew from " << rss_before << " KiB to " << rss_peak;
+    EXPECT_LT(rss_peak - rss_before, (sanitized ? 64 : 16) * 1024)
+        << "server RSS grew from " << rss_before << " KiB to " << rss_peak;
     std::cout << "[ info ] 100 MiB chunked body: 413 after " << sent_at_answer / 1024 << " KiB sent, connection closed after "
               << sent / 1024 << " KiB, server RSS +" << (rss_peak - rss_before) << " KiB at most\n";
     EXPECT_EQ(get(srv.port(), "/kv/huge").status(), 404u);
