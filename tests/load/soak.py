@@ -220,17 +220,18 @@ def main():
         dat = os.path.join(tempfile.mkdtemp(prefix="steadyloop-soak-plot-"), "soak.dat")
         with open(dat, "w") as f:
             for s in samples[:-1]:
-                f.write("%.1f %.2f %.2f %d %d %d\n" % (s.t, s.rss, s.pss, s.fds, s.workers, s.errors))
+                f.write("%.1f %.2f %.2f %d %d %d %.2f\n" % (s.t, s.rss, s.pss, s.fds, s.workers, s.errors, s.main_rss))
         svg = stem + ".svg"
         script = ("set terminal svg size 900,420 dynamic noenhanced; set output '%s'; "
                   "set xlabel 'seconds'; set ylabel 'MiB'; set y2label 'count'; set ytics nomirror; set y2tics; "
                   "set yrange [0:*]; set y2range [0:*]; set key bottom right; set grid; "
                   "plot '%s' using 1:2 with linespoints title 'RSS, process tree (MiB)', "
                   "'%s' using 1:3 with linespoints title 'PSS, process tree (MiB)', "
+                  "'%s' using 1:7 with linespoints title 'RSS, main process (MiB)', "
                   "'%s' using 1:4 axes x1y2 with steps title 'open descriptors, main process', "
                   "'%s' using 1:5 axes x1y2 with steps title 'workers alive', "
                   "'%s' using 1:6 axes x1y2 with steps title 'error answers'"
-                  % (svg, dat, dat, dat, dat, dat))
+                  % (svg, dat, dat, dat, dat, dat, dat))
         subprocess.run(["gnuplot", "-e", script], check=True)
         shutil.rmtree(os.path.dirname(dat), ignore_errors=True)
         lines.append("![RSS, descriptors, workers and errors through the soak](%s)" % os.path.basename(svg))
