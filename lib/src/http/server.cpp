@@ -418,7 +418,14 @@ asio::awaitable<void> server::run_session(tcp::socket socket, loop::tag_handle t
     std::string out_buffer;  // small answers are serialized here and sent in one write
     bool first = true;
 
-    while (!draining_) {
+    // Once draining, a request that has already arrived is still answered (with
+    // Connection: close): its client sent it before the signal, perhaps on reading the
+    // keep-alive answer to the previous one.
+    auto arrived = [&] {
+        boost::system::error_code aec;
+        return buffer.size() > 0 || (stream.socket().available(aec) > 0 && !aec);
+    };
+    while (!draining_ || arrived()) {
         // Wait for the first byte of the next request. A new connection gets the header
         // timeout (an idle socket must not hold a slot), a kept-alive one the idle timeout.
         if (buffer.size() == 0) {
