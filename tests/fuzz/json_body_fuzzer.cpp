@@ -3,7 +3,8 @@
 // Invariants: a refusal is 400 bad_request or 415 unsupported_media_type (415 exactly when
 // a Content-Type is given and is not JSON) and its problem document is valid JSON; an
 // accepted body's fields are what a plain JSON parse finds, within their lengths; a hash
-// accepted as Argon2id is one libsodium can parse.
+// accepted as Argon2id is one libsodium can read (verify_password answers match or
+// mismatch, never an error).
 #include "fuzz_check.hpp"
 
 #include "bodies.hpp"
@@ -49,16 +50,30 @@ std::string field_of(std::string const& body, char const* name)
     return std::string(v.as_object().at(name).as_string());
 }
 
-// A hash the verify route accepts must be one libsodium reads: needs_rehash parses the
-// string (and answers -1 when it cannot) without hashing anything.
+// A hash the verify route accepts must be one libsodium reads, or the worker's
+// verify_password would fail (500) instead of answering valid or not. It runs at the
+// hash's own cost, so it is run here on the same hash at Argon2id's lowest cost (the
+// cost numbers are the only part changed). needs_rehash, which parses without hashing,
+// must read it too (below its 128-byte limit).
 void check_plausible(std::string const& hash)
 {
     if (!jobs::plausible_argon2id(hash, limits))
         return;
     FUZZ_CHECK(hash.size() <= 512 && hash.find('\0') == std::string::npos);
-    int const verdict = crypto_pwhash_argon2id_str_needs_rehash(hash.c_str(), limits.iterations,
-                                                                 std::size_t{limits.memory_kib} * 1024);
-    FUZZ_CHECK(verdict != -1, "plausible_argon2id accepts a hash libsodium cannot read: %s", hash.c_str());
+    auto const rest = hash.find(",p=1$");
+    FUZZ_CHECK(rest != std::string::npos);
+    std::string const cheap = "$argon2id$v=19$m=8,t=1,p=1$" + hash.substr(rest + 5);
+    try {
+        auto verdict = jobs::verify_password("password", cheap, limits);
+        FUZZ_CHECK(verdict != jobs::verify_result::malformed, "%s is plausible, its cheap twin is not", hash.c_str());
+    } catch (std::exception const& e) {
+        FUZZ_CHECK(false, "verify_password fails on a plausible hash (%s): %s", e.what(), cheap.c_str());
+    }
+    if (hash.size() < crypto_pwhash_argon2id_STRBYTES) {
+        int const parsed = crypto_pwhash_argon2id_str_needs_rehash(hash.c_str(), limits.iterations,
+                                                                   std::size_t{limits.memory_kib} * 1024);
+        FUZZ_CHECK(parsed != -1, "plausible_argon2id accepts a hash libsodium cannot read: %s", hash.c_str());
+    }
 }
 
 }  // namespace

@@ -56,9 +56,9 @@ for t in "${targets[@]}"; do
     status=1
     tail -n 60 "$log"
   fi
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true)
-  [[ -n "$done_line" ]] || done_line=$(grep -E '^#[0-9]+ ' "$log" | tail -1 || true)
-  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
+  done_line=$(grep -aE "^#[0-9]+[[:space:]]+DONE" "$log" | tail -1 || true)
+  [[ -n "$done_line" ]] || done_line=$(grep -aE '^#[0-9]+[[:space:]]' "$log" | tail -1 || true)
+  execs=$(grep -aE '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
   summary+=("$(printf '%-15s %-6s execs=%-10s %s' "$t" "$result" "${execs:-?}" \
     "$(echo "$done_line" | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9a-zA-Z]+' || true)")")
 done
