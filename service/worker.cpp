@@ -87,20 +87,6 @@ void warm_up_images(bool sandboxed)
         ::setenv("VIPS_NOVECTOR", "1", 1);
     jobs::init_images();
 
-    // Bytes in no accepted format make libvips ask every loader it has, ImageMagick's
-    // included, which starts up on first use (reading its modules and configuration):
-    // let it, before the sandbox. Each is refused as unsupported.
-    using namespace std::string_view_literals;
-    for (auto junk : {"BM\x46\0\0\0\0\0\0\0\x36\0\0\0"sv, "II*\0\x08\0\0\0"sv, "<svg xmlns='http://www.w3.org/2000/svg'/>"sv,
-                      "%PDF-1.4\n"sv, "not an image at all, just some bytes"sv}) {
-        jobs::resize_request probe;
-        probe.width = 8;
-        try {
-            (void)jobs::resize_image(bytes_of(junk), probe);
-        } catch (jobs::image_error const&) {
-        }
-    }
-
     // GIF in, each output format out, then each of those in again: every loader and
     // saver the service accepts, the transparent pixel taking JPEG's flatten path.
     jobs::resize_request req;
@@ -119,7 +105,13 @@ void warm_up_images(bool sandboxed)
 // encoder, OpenSSL's digest fetches, libsodium's start-up) happens under no filter.
 // A part that fails is reported and skipped: its jobs will fail with their own errors
 // (or, needing what the sandbox refuses, crash their worker), the others still work.
-void warm_up(bool sandboxed)
+// Under an address-space limit below this one the warm-up itself runs out of memory
+// (libvips' start-up then aborts the process, in glib), and such a worker could not
+// resize anyway: it only starts libsodium, as workers always did, and a job needing
+// more starts its library under the sandbox, which may refuse it (500 worker_crashed).
+constexpr std::size_t warm_up_needs_mb = 256;
+
+void warm_up(pools::worker_options const& opts, bool sandboxed)
 {
     auto attempt = [](char const* what, auto&& part) {
         try {
@@ -128,6 +120,10 @@ void warm_up(bool sandboxed)
             std::fprintf(stderr, "steadyloop worker: warm-up of %s failed: %s\n", what, e.what());
         }
     };
+    if (opts.memory_mb != 0 && opts.memory_mb < warm_up_needs_mb) {
+        attempt("libsodium", jobs::init_crypto);
+        return;
+    }
     attempt("hashing", warm_up_hashing);
     attempt("images", [sandboxed] { warm_up_images(sandboxed); });
 }

@@ -33,15 +33,20 @@ constexpr char const* allowed[] = {
     // for glibc's realloc of large blocks (libvips' growing output buffer).
     "brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
     // Read-only looks at files (the opens themselves are filtered below): glibc's malloc
-    // reads /proc/sys/vm/overcommit_memory, EXIF dates read /etc/localtime, and
-    // libvips asking ImageMagick whether it knows unknown bytes lists its coder modules.
-    "newfstatat", "lseek", "getdents64", "access", "readlink", "sysinfo",
+    // reads /proc/sys/vm/overcommit_memory, EXIF dates read /etc/localtime, and bytes
+    // in no accepted format make libvips ask every loader, ImageMagick's included, which
+    // starts up on first use (where it runs, the time, its coder modules, read and
+    // loaded) and lists its modules on each later ask. That start-up is not part of the
+    // warm-up: loading some 250 coder modules in every worker costs memory that a tight
+    // --worker-memory-mb does not have; only hostile input pays it. (prlimit64 below.)
+    "newfstatat", "lseek", "getdents64", "access", "readlink", "getcwd", "times", "sysinfo",
     // Threads: libvips' thread set ends idle threads and starts new ones as work comes
     // (clone itself is filtered below), with glibc's per-thread set-up (a sanitizer's
     // thread start reads its affinity) and futexes.
     "futex", "set_robust_list", "rseq", "sched_getaffinity", "sched_yield", "gettid", "exit", "exit_group",
-    // Signals: masks around thread start and exit, handlers' return, abort() and raise().
-    "rt_sigprocmask", "rt_sigreturn",
+    // Signals: masks around thread start and exit, handlers' return, abort() and raise();
+    // restart_syscall resumes a timed wait (libvips' idle threads) after SIGSTOP/SIGCONT.
+    "rt_sigprocmask", "rt_sigreturn", "restart_syscall",
     // Time and sleep: clocks where the vDSO falls back to the kernel, the sleep test job.
     "clock_gettime", "gettimeofday", "clock_nanosleep",
     // Salts for Argon2id (libsodium's randombytes) and the worker's own pid.
@@ -113,6 +118,9 @@ void apply_worker_sandbox()
                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)),
           "clone");
     check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3");
+
+    // Reading its limits (ImageMagick's start-up), never setting them: no new-limit pointer.
+    check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0)), "prlimit64");
 
     // Signals to itself only (raise, abort, a sanitizer's report), never another process.
     auto const self = static_cast<scmp_datum_t>(::getpid());

@@ -151,7 +151,7 @@ int run_worker(worker_options const& opts, job_table const& jobs, warm_up_fn con
     // A kernel without seccomp was reported once by the service; its workers go on bare.
     bool const sandboxed = opts.sandbox && sandbox_supported();
     if (warm_up)
-        warm_up(sandboxed);
+        warm_up(opts, sandboxed);
     // After the warm-up, before the first job: from here on a job can only compute and
     // talk on its socket.
     if (sandboxed)

@@ -49,8 +49,8 @@ struct worker_options {
 };
 
 // What runs before the sandbox closes: library start-up, a first use of each decoder.
-// Told whether the sandbox will follow, to leave out what it would forbid.
-using warm_up_fn = std::function<void(bool sandboxed)>;
+// Told the worker's options (its memory limit) and whether the sandbox will follow.
+using warm_up_fn = std::function<void(worker_options const& opts, bool sandboxed)>;
 
 // Applies the worker's hygiene (die with the parent, lower priority, memory limit), runs
 // `warm_up`, applies the sandbox if asked and the kernel has seccomp, says "ready", then
