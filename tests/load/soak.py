@@ -49,9 +49,12 @@ def counters(url):
     """(answers by status, 503s) summed over every route, from /metrics."""
     text = http("GET", url + "/metrics")[1].decode()
     by_status = {}
-    for m in re.finditer(r'^steadyloop_http_requests_total\{[^}]*status="(\d+)"[^}]*\} ([0-9.e+]+)$', text, re.M):
-        status = int(m.group(1))
-        by_status[status] = by_status.get(status, 0) + int(float(m.group(2)))
+    for line in text.splitlines():
+        # Route labels hold braces ("/kv/{key}"): the status label and the last field.
+        m = re.search(r'status="(\d+)"', line)
+        if line.startswith("steadyloop_http_requests_total{") and m:
+            status = int(m.group(1))
+            by_status[status] = by_status.get(status, 0) + int(float(line.rsplit(" ", 1)[1]))
     return by_status
 
 
