@@ -105,11 +105,11 @@ void warm_up_images(bool sandboxed)
 // encoder, OpenSSL's digest fetches, libsodium's start-up) happens under no filter.
 // A part that fails is reported and skipped: its jobs will fail with their own errors
 // (or, needing what the sandbox refuses, crash their worker), the others still work.
-// Under an address-space limit below this one the warm-up itself runs out of memory
-// (libvips' start-up then aborts the process, in glib), and such a worker could not
-// resize anyway: it only starts libsodium, as workers always did, and a job needing
+// Under a small address-space limit the warm-up itself runs out of memory (libvips'
+// start-up then aborts the process, in glib; at 256 MiB it leaves too little for a
+// 32 MiB job), and such a worker could hardly resize anyway: it only starts libsodium, as workers always did, and a job needing
 // more starts its library under the sandbox, which may refuse it (500 worker_crashed).
-constexpr std::size_t warm_up_needs_mb = 256;
+constexpr std::size_t warm_up_needs_mb = 512;
 
 void warm_up(pools::worker_options const& opts, bool sandboxed)
 {

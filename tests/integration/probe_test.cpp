@@ -1,6 +1,8 @@
 // `steadyloop probe [URL]`, the containers' health check: the real binary probing the real
 // server (exit 0 on 2xx), and a closed port, a non-2xx answer, a silent server and a bad
 // URL (exit 1, one line, in bounded time).
+#include "checks.hpp"
+#include "http_client.hpp"
 #include "server_process.hpp"
 
 #include <gtest/gtest.h>
@@ -69,6 +71,8 @@ TEST(probe, exits_0_for_a_healthy_server)
 TEST(probe, healthcheck_flag_is_the_same_subcommand)
 {
     server_process srv({"--workers", "1"});
+    // A worker is ready once warmed up and sandboxed, a moment after the listener opens.
+    ASSERT_TRUE(eventually([&] { return get(srv.port(), "/readyz").status() == 200; }, 10s));
     auto r = run_binary({"--healthcheck", url(srv.port(), "/readyz")});
     EXPECT_EQ(r.status, exit_status::exited(0)) << r.output;
 }

@@ -96,10 +96,11 @@ TEST(sandbox, workers_run_under_seccomp_with_no_new_privs)
 {
     server_process srv({"--workers", "2"});
     ASSERT_TRUE(eventually([&] { return all_up(srv.port(), 2); }, 10s));
+    // A worker says "ready" before its warm-up; the filter follows before its first job.
     for (pid_t pid : worker_pids(srv.port())) {
-        auto st = proc_status(pid);
-        EXPECT_EQ(st["Seccomp"], "2") << "worker " << pid << " is not in seccomp filter mode";
-        EXPECT_EQ(st["NoNewPrivs"], "1") << "worker " << pid;
+        EXPECT_TRUE(eventually([&] { return proc_status(pid)["Seccomp"] == "2"; }, 10s))
+            << "worker " << pid << " is not in seccomp filter mode";
+        EXPECT_EQ(proc_status(pid)["NoNewPrivs"], "1") << "worker " << pid;
     }
     // The server itself is not filtered: it accepts sockets and writes its database.
     auto self = proc_status(srv.pid());
@@ -128,7 +129,7 @@ TEST(sandbox, each_forbidden_call_kills_only_its_worker_which_is_replaced)
         crashes += 1;
         // The replacement is sandboxed as well.
         for (pid_t pid : worker_pids(srv.port()))
-            EXPECT_EQ(proc_status(pid)["Seccomp"], "2") << "worker " << pid;
+            EXPECT_TRUE(eventually([&] { return proc_status(pid)["Seccomp"] == "2"; }, 10s)) << "worker " << pid;
     }
     // Reading a file is allowed: the filter looks at the open's flags.
     auto read = post(srv.port(), "/test/jobs/forbidden?call=open_read");
