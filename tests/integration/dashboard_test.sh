@@ -54,7 +54,7 @@ trap 'exit 1' INT TERM
 server_pid=$!
 port=""
 for _ in $(seq 150); do
-  port=$(sed -n '1s/^{"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/server.out")
+  port=$(sed -n 's/^{"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/server.out" | head -n 1)
   [[ -n $port ]] && break
   kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.out" >&2; fail "steadyloop exited before listening"; }
   sleep 0.1
