@@ -38,6 +38,15 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def write_report(stem, lines):
+    """Writes the report's Markdown to <stem>.md and prints it."""
+    report = "\n".join(lines)
+    with open(stem + ".md", "w") as f:
+        f.write(report)
+    print(report)
+    log("written: %s.md" % stem)
+
+
 # ---------------------------------------------------------------------------------------
 # Processes
 
@@ -466,11 +475,7 @@ def main():
         subprocess.run(["gnuplot", "-e", script], check=True)
         lines.append("![loop lag through ping_under_cpu and ping_under_inline](%s)" % os.path.basename(svg))
         lines.append("")
-    report = "\n".join(lines)
-    with open(stem + ".md", "w") as f:
-        f.write(report)
-    print(report)
-    log("written: %s.md" % stem)
+    write_report(stem, lines)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import LOAD, Server, http, log, machine, wrk_background  # noqa: E402
+from bench import LOAD, Server, http, log, machine, wrk_background, write_report  # noqa: E402
 
 
 ARGON2_MIB = 19  # the service's default Argon2id memory cost, 19456 KiB
@@ -239,11 +239,7 @@ def main():
         shutil.rmtree(os.path.dirname(dat), ignore_errors=True)
         lines.append("![RSS, descriptors, workers and errors through the soak](%s)" % os.path.basename(svg))
         lines.append("")
-    report = "\n".join(lines)
-    with open(stem + ".md", "w") as f:
-        f.write(report)
-    print(report)
-    log("written: %s.md" % stem)
+    write_report(stem, lines)
     if why:
         log("soak: NOT flat:\n  " + "\n  ".join(why))
         return 1
